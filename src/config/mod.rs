@@ -1,0 +1,3 @@
+//! Configuration: placeholder module file, replaced by the config helper.
+mod types;
+pub use types::*;

@@ -1,0 +1,146 @@
+//! The validated, typed configuration: what the rest of the program consumes.
+//!
+//! Everything here has been checked (addresses parse, paths are absolute, exclusive options
+//! are exclusive). Paths are resolved against the config file's folder.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::ether::{Ipv4Cidr, MacAddr};
+
+/// Default TCP port of a simpletun server (`simpletun -p`).
+pub const SIMPLETUN_DEFAULT_PORT: u16 = 55555;
+
+/// The largest record simpletun accepts (its 2000-byte read buffer).
+pub const SIMPLETUN_MAX_RECORD: usize = 2000;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this config was read from (absolute).
+    pub source: PathBuf,
+    pub server: ServerConfig,
+    /// `None`: plain TCP (no authentication of the server at all).
+    pub tls: Option<TlsConfig>,
+    pub tun: TunConfig,
+    pub ethernet: EthernetConfig,
+    pub ip: IpConfig,
+    pub reconnect: ReconnectConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// A stream of 2-byte big-endian length-prefixed Ethernet frames (`simpletun -s -a`).
+    Simpletun,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    /// A host name or an IP literal (IPv6 literals without brackets).
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub protocol: Protocol,
+    pub remote: Remote,
+    /// TCP connect plus TLS handshake must finish within this.
+    pub connect_timeout: Duration,
+    /// Largest record accepted from or sent to the server (simpletun: 2000).
+    pub max_record: usize,
+}
+
+/// Where the PKCS#12 password comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// Not configured: try an empty password; if the file needs one, prompt when standard input
+    /// is a terminal, else fail with a message naming the options.
+    Unset,
+    /// First line of this file (trailing newline stripped).
+    File(PathBuf),
+    /// The value of this environment variable.
+    Env(String),
+}
+
+impl std::fmt::Debug for PasswordSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only where the secret lives, never the secret.
+        match self {
+            PasswordSource::Unset => f.write_str("Unset"),
+            PasswordSource::File(p) => write!(f, "File({})", p.display()),
+            PasswordSource::Env(v) => write!(f, "Env({v})"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// PEM file with the CA certificate(s) the server's chain must lead to.
+    pub ca: PathBuf,
+    /// The client identity: certificate, chain and private key.
+    pub pkcs12: PathBuf,
+    pub password: PasswordSource,
+    /// If set, the server certificate's subject CN or a SAN must equal this (like OpenVPN's
+    /// `verify-x509-name NAME name`). Not web hostname rules.
+    pub verify_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TunConfig {
+    /// Interface name (Linux: any valid name, default chosen by the kernel, `tun0`…;
+    /// macOS: `utunN`).
+    pub name: Option<String>,
+    /// The TUN's MTU (IP packet size). Ethernet frames are this plus 14 bytes.
+    pub mtu: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct EthernetConfig {
+    /// Our MAC on the VPN LAN: configured, or derived stably from the config
+    /// (`MacAddr::stable_local`).
+    pub mac: MacAddr,
+    /// True when `mac` was derived rather than configured (for logs).
+    pub mac_derived: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct IpConfig {
+    /// Our address on the VPN LAN with its prefix length (`10.98.0.2/24`).
+    pub address: Ipv4Cidr,
+    /// Next hop for destinations off the LAN (needed when `routes` is not empty).
+    pub gateway: Option<Ipv4Addr>,
+    /// Extra networks routed into the tunnel (via `gateway`).
+    pub routes: Vec<Ipv4Cidr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReconnectConfig {
+    /// First delay after a lost connection; doubles per failed attempt, with jitter.
+    pub initial_delay: Duration,
+    /// Ceiling of the delay.
+    pub max_delay: Duration,
+    /// How many times to try the very first connection before giving up (0 = forever).
+    /// Once connected, reconnection never gives up.
+    pub first_connect_attempts: u32,
+}
+
+impl Default for ReconnectConfig {
+    fn default() -> Self {
+        ReconnectConfig {
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+            first_connect_attempts: 3,
+        }
+    }
+}
