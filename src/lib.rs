@@ -1,2 +1,4 @@
 pub mod config;
 pub mod ether;
+#[cfg(test)]
+pub(crate) mod testutil;
