@@ -1,4 +1,9 @@
 pub mod config;
+pub mod credentials;
+pub mod tls;
+pub mod framing;
+pub mod netcfg;
+pub mod tun;
 pub mod ether;
 #[cfg(test)]
 pub(crate) mod testutil;
