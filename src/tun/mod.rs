@@ -70,7 +70,10 @@ impl OsTun {
             source,
         };
         device.set_nonblock().map_err(setup)?;
-        let fd = AsyncFd::new(device).map_err(setup)?;
+        // SAFETY: `tun::Device` owns its descriptor: it stays open and the same for as long as
+        // the device lives, which is as long as the `AsyncFd` that owns it.
+        let fd = unsafe { AsyncFd::register_with_interest(device, tokio::io::Interest::READABLE) }
+            .map_err(|e| setup(e.into_parts().1))?;
         Ok(OsTun { fd, name })
     }
 
