@@ -1,0 +1,386 @@
+//! Phase two: the raw, spanned syntax → the validated, typed [`Config`].
+//!
+//! Every check that can fail names the dotted key and the line of the offending value (or of
+//! the section header when a required key is missing). Paths become absolute here, resolved
+//! against the config file's folder; whether the files exist is the credentials module's
+//! business.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::error::{ConfigError, Problem};
+use super::lan::{resolve_ethernet, resolve_ip};
+use super::raw::{line_of, Int, RawConfig, RawReconnect, RawServer, RawTls, RawTun, Seconds};
+use super::types::*;
+
+/// Longest duration any setting accepts: one day.
+const MAX_SECONDS: f64 = 86_400.0;
+const SECONDS_RANGE: &str = "a number of seconds above 0 and at most 86400 (one day)";
+
+/// Smallest MTU every IPv4 host must handle (RFC 791).
+const MIN_MTU: i64 = 576;
+/// Largest MTU whose Ethernet frame (MTU + 14-byte header) fits a simpletun record.
+const MAX_MTU: i64 = 1986;
+const _: () = assert!(MAX_MTU as usize + 14 == SIMPLETUN_MAX_RECORD);
+const DEFAULT_MTU: u16 = 1500;
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What phase two needs to know about the file: its text (for lines) and where it lives.
+pub(super) struct Context<'a> {
+    pub text: &'a str,
+    /// The path as the user gave it, for messages.
+    pub file: &'a Path,
+    /// The folder relative paths resolve against (absolute).
+    pub base: &'a Path,
+}
+
+impl Context<'_> {
+    pub fn invalid(&self, span: Range<usize>, key: &str, problem: Problem) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_path_buf(),
+            line: line_of(self.text, span.start),
+            key: key.to_string(),
+            problem,
+        }
+    }
+
+    /// `field`, or a "missing key" error pointing at its section's header.
+    pub fn required<T>(
+        &self,
+        field: Option<Spanned<T>>,
+        section_span: &Range<usize>,
+        key: &str,
+        example: &'static str,
+    ) -> Result<Spanned<T>, ConfigError> {
+        field
+            .ok_or_else(|| self.invalid(section_span.clone(), key, Problem::MissingKey { example }))
+    }
+
+    /// An absolute path: relative ones are taken from the config file's folder.
+    fn path(&self, value: Spanned<String>, key: &str) -> Result<PathBuf, ConfigError> {
+        if value.get_ref().is_empty() {
+            return Err(self.invalid(value.span(), key, Problem::Empty));
+        }
+        let joined = self.base.join(value.get_ref());
+        // `components` drops `.` segments; `..` is kept (symlinks make it non-lexical).
+        Ok(joined.components().collect())
+    }
+
+    fn seconds(&self, value: &Spanned<Seconds>, key: &str) -> Result<Duration, ConfigError> {
+        let Seconds(secs) = *value.get_ref();
+        if secs > 0.0 && secs <= MAX_SECONDS {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            let problem = Problem::OutOfRange {
+                value: secs.to_string(),
+                range: SECONDS_RANGE,
+                why: "a duration",
+            };
+            Err(self.invalid(value.span(), key, problem))
+        }
+    }
+}
+
+pub(super) fn resolve(
+    raw: RawConfig,
+    source: PathBuf,
+    cx: &Context<'_>,
+) -> Result<Config, ConfigError> {
+    let server = raw.server.ok_or_else(|| {
+        let example = "[server] with protocol = \"simpletun\" and remote = \"host:port\"";
+        cx.invalid(0..0, "server", Problem::MissingSection { example })
+    })?;
+    let server = resolve_server(server, cx)?;
+    let tls = raw.tls.map(|tls| resolve_tls(tls, cx)).transpose()?;
+    let tun = resolve_tun(raw.tun, cx)?;
+    let ip = raw.ip.ok_or_else(|| {
+        let example = "[ip] with address = \"10.98.0.2/24\"";
+        cx.invalid(0..0, "ip", Problem::MissingSection { example })
+    })?;
+    let ip = resolve_ip(ip, cx)?;
+    let ethernet = resolve_ethernet(raw.ethernet, &server.remote, &ip, cx)?;
+    let reconnect = resolve_reconnect(raw.reconnect, cx)?;
+    Ok(Config {
+        source,
+        server,
+        tls,
+        tun,
+        ethernet,
+        ip,
+        reconnect,
+    })
+}
+
+fn resolve_server(raw: Spanned<RawServer>, cx: &Context<'_>) -> Result<ServerConfig, ConfigError> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let protocol = cx.required(
+        raw.protocol,
+        &span,
+        "server.protocol",
+        "protocol = \"simpletun\"",
+    )?;
+    let protocol = match protocol.get_ref().as_str() {
+        "simpletun" => Protocol::Simpletun,
+        "openvpn" => {
+            let value = protocol.get_ref().clone();
+            let problem = Problem::NotSupportedYet { value };
+            return Err(cx.invalid(protocol.span(), "server.protocol", problem));
+        }
+        other => {
+            let problem = Problem::UnknownValue {
+                value: other.to_string(),
+                expected: "\"simpletun\" (\"openvpn\" is planned)",
+            };
+            return Err(cx.invalid(protocol.span(), "server.protocol", problem));
+        }
+    };
+    let remote = cx.required(
+        raw.remote,
+        &span,
+        "server.remote",
+        "remote = \"198.18.0.1:55555\"",
+    )?;
+    let remote = parse_remote(remote.get_ref()).map_err(|why| {
+        let value = remote.get_ref().clone();
+        cx.invalid(
+            remote.span(),
+            "server.remote",
+            Problem::BadRemote { value, why },
+        )
+    })?;
+    let connect_timeout = match &raw.connect_timeout {
+        Some(value) => cx.seconds(value, "server.connect_timeout")?,
+        None => DEFAULT_CONNECT_TIMEOUT,
+    };
+    Ok(ServerConfig {
+        protocol,
+        remote,
+        connect_timeout,
+        max_record: SIMPLETUN_MAX_RECORD,
+    })
+}
+
+/// `host:port`, `[v6]:port`, `host`, or a bare IPv6 literal; the port defaults to 55555.
+pub(super) fn parse_remote(text: &str) -> Result<Remote, &'static str> {
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or("missing ']' after the IPv6 address")?;
+        host.parse::<Ipv6Addr>()
+            .map_err(|_| "the part in brackets is not an IPv6 address")?;
+        let port = match after {
+            "" => None,
+            _ => Some(
+                after
+                    .strip_prefix(':')
+                    .ok_or("expected \":port\" after ']'")?,
+            ),
+        };
+        (host, port)
+    } else if text.parse::<Ipv6Addr>().is_ok() {
+        (text, None)
+    } else if let Some((host, port)) = text.rsplit_once(':') {
+        if host.contains(':') {
+            return Err("an IPv6 address with a port needs brackets, like [fd00::1]:55555");
+        }
+        (host, Some(port))
+    } else {
+        (text, None)
+    };
+    if !text.starts_with('[') && host.parse::<Ipv6Addr>().is_err() {
+        check_host_name(host)?;
+    }
+    let port = match port {
+        None => SIMPLETUN_DEFAULT_PORT,
+        Some(port) => match port.parse::<u16>() {
+            Ok(port) if port != 0 => port,
+            _ => return Err("the port must be a number from 1 to 65535"),
+        },
+    };
+    Ok(Remote {
+        host: host.to_string(),
+        port,
+    })
+}
+
+fn check_host_name(host: &str) -> Result<(), &'static str> {
+    if host.is_empty() {
+        return Err("the host is empty");
+    }
+    if host.len() > 253 {
+        return Err("the host name is longer than 253 characters");
+    }
+    if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return host
+            .parse::<Ipv4Addr>()
+            .map(|_| ())
+            .map_err(|_| "the host is not a valid IPv4 address");
+    }
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+    if !host.bytes().all(allowed) {
+        return Err("the host name may only hold letters, digits, '-', '.' and '_'");
+    }
+    Ok(())
+}
+
+fn resolve_tls(raw: Spanned<RawTls>, cx: &Context<'_>) -> Result<TlsConfig, ConfigError> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let ca = cx.required(raw.ca, &span, "tls.ca", "ca = \"ca.crt\"")?;
+    let pkcs12 = cx.required(raw.pkcs12, &span, "tls.pkcs12", "pkcs12 = \"client.p12\"")?;
+    let password = match (raw.password_file, raw.password_env) {
+        (Some(file), Some(env)) => {
+            let (key, span, other) = if env.span().start > file.span().start {
+                ("tls.password_env", env.span(), "tls.password_file")
+            } else {
+                ("tls.password_file", file.span(), "tls.password_env")
+            };
+            return Err(cx.invalid(span, key, Problem::Exclusive { other }));
+        }
+        (Some(file), None) => PasswordSource::File(cx.path(file, "tls.password_file")?),
+        (None, Some(env)) => {
+            let name = env.get_ref();
+            if name.is_empty() || name.contains(['=', '\0']) {
+                let problem = Problem::BadEnvName {
+                    value: name.clone(),
+                };
+                return Err(cx.invalid(env.span(), "tls.password_env", problem));
+            }
+            PasswordSource::Env(env.into_inner())
+        }
+        (None, None) => PasswordSource::Unset,
+    };
+    let verify_name = match raw.verify_name {
+        Some(name) if name.get_ref().is_empty() => {
+            return Err(cx.invalid(name.span(), "tls.verify_name", Problem::Empty));
+        }
+        other => other.map(Spanned::into_inner),
+    };
+    Ok(TlsConfig {
+        ca: cx.path(ca, "tls.ca")?,
+        pkcs12: cx.path(pkcs12, "tls.pkcs12")?,
+        password,
+        verify_name,
+    })
+}
+
+fn resolve_tun(raw: Option<Spanned<RawTun>>, cx: &Context<'_>) -> Result<TunConfig, ConfigError> {
+    let Some(raw) = raw.map(Spanned::into_inner) else {
+        return Ok(TunConfig {
+            name: None,
+            mtu: DEFAULT_MTU,
+        });
+    };
+    if let Some(name) = &raw.name {
+        check_interface_name(name.get_ref()).map_err(|why| {
+            let value = name.get_ref().clone();
+            cx.invalid(
+                name.span(),
+                "tun.name",
+                Problem::BadInterfaceName { value, why },
+            )
+        })?;
+    }
+    let mtu = match raw.mtu {
+        None => DEFAULT_MTU,
+        Some(mtu) => match *mtu.get_ref() {
+            Int(value @ MIN_MTU..=MAX_MTU) => value as u16,
+            Int(value) => {
+                let problem = Problem::OutOfRange {
+                    value: value.to_string(),
+                    range: "576..=1986",
+                    why: "frames of mtu+14 bytes must fit simpletun's 2000-byte records",
+                };
+                return Err(cx.invalid(mtu.span(), "tun.mtu", problem));
+            }
+        },
+    };
+    Ok(TunConfig {
+        name: raw.name.map(Spanned::into_inner),
+        mtu,
+    })
+}
+
+fn resolve_reconnect(
+    raw: Option<Spanned<RawReconnect>>,
+    cx: &Context<'_>,
+) -> Result<ReconnectConfig, ConfigError> {
+    let defaults = ReconnectConfig::default();
+    let Some(raw) = raw.map(Spanned::into_inner) else {
+        return Ok(defaults);
+    };
+    let initial_delay = match &raw.initial_delay {
+        Some(value) => cx.seconds(value, "reconnect.initial_delay")?,
+        None => defaults.initial_delay,
+    };
+    let max_delay = match &raw.max_delay {
+        Some(value) => cx.seconds(value, "reconnect.max_delay")?,
+        None => defaults.max_delay,
+    };
+    if max_delay < initial_delay {
+        // Point at whichever of the two the user wrote (max_delay if both).
+        let (span, key) = match (&raw.max_delay, &raw.initial_delay) {
+            (Some(max), _) => (max.span(), "reconnect.max_delay"),
+            (None, Some(initial)) => (initial.span(), "reconnect.initial_delay"),
+            (None, None) => (0..0, "reconnect"),
+        };
+        let problem = Problem::MaxBelowInitial {
+            max: max_delay.as_secs_f64(),
+            initial: initial_delay.as_secs_f64(),
+        };
+        return Err(cx.invalid(span, key, problem));
+    }
+    let first_connect_attempts = match raw.first_connect_attempts {
+        None => defaults.first_connect_attempts,
+        Some(value) => u32::try_from(value.get_ref().0).map_err(|_| {
+            let problem = Problem::OutOfRange {
+                value: value.get_ref().0.to_string(),
+                range: "0..=4294967295",
+                why: "a number of tries, 0 = forever",
+            };
+            cx.invalid(value.span(), "reconnect.first_connect_attempts", problem)
+        })?,
+    };
+    Ok(ReconnectConfig {
+        initial_delay,
+        max_delay,
+        first_connect_attempts,
+    })
+}
+
+/// A valid network interface name: 1..=15 bytes (Linux `IFNAMSIZ` minus the NUL), no '/', no
+/// whitespace or control characters, not `.` or `..` (Linux `dev_valid_name`); on macOS the
+/// kernel only creates `utunN`.
+pub(super) fn check_interface_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("it is empty; remove the key to let the system choose");
+    }
+    if name.len() > 15 {
+        return Err("it is longer than 15 bytes");
+    }
+    if name.contains('/') {
+        return Err("it contains '/'");
+    }
+    if name.chars().any(char::is_whitespace) {
+        return Err("it contains whitespace");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("it contains a control character");
+    }
+    if name == "." || name == ".." {
+        return Err("'.' and '..' are reserved");
+    }
+    #[cfg(target_os = "macos")]
+    {
+        let digits = name.strip_prefix("utun").unwrap_or("");
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("macOS only allows utunN names, like utun7");
+        }
+    }
+    Ok(())
+}
