@@ -112,7 +112,7 @@ pub enum Problem {
     },
     #[error("{value:?} is not an IPv4 address like 10.98.0.1")]
     BadIp { value: String },
-    #[error("{mac} is a {why} address; use a unicast one such as 02:00:5e:10:00:01")]
+    #[error("{mac} is {why} address; use a unicast one such as 02:00:5e:10:00:01")]
     NotUnicast { mac: MacAddr, why: &'static str },
     #[error("{address} cannot be our address: {why}")]
     BadHostAddress {
@@ -141,7 +141,10 @@ pub enum Problem {
     Exclusive { other: &'static str },
     #[error("{value:?} is not a usable environment variable name (empty, or contains '=' or NUL)")]
     BadEnvName { value: String },
-    #[error("{max}s is shorter than reconnect.initial_delay ({initial}s); raise it or lower initial_delay")]
+    #[error(
+        "max_delay ({max}s) is shorter than initial_delay ({initial}s); raise max_delay or \
+         lower initial_delay"
+    )]
     MaxBelowInitial { max: f64, initial: f64 },
 }
 

@@ -36,11 +36,11 @@ pub(super) fn resolve_ethernet(
     })?;
     if !parsed.is_unicast() {
         let why = if parsed.is_broadcast() {
-            "broadcast"
+            "the broadcast"
         } else if parsed.is_multicast() {
-            "group (multicast)"
+            "a group (multicast)"
         } else {
-            "all-zero"
+            "an all-zero"
         };
         let problem = Problem::NotUnicast { mac: parsed, why };
         return Err(cx.invalid(span, "ethernet.mac", problem));
@@ -173,5 +173,162 @@ fn resolve_gateway(
             Err(cx.invalid(span, "ip.gateway", problem))
         }
         None => Ok(gateway),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::test_support::{message, MINIMAL};
+
+    /// A valid [server] (lines 1-3) followed by `ip` as the [ip] section (from line 5).
+    fn with_ip(ip: &str) -> String {
+        format!("[server]\nprotocol = \"simpletun\"\nremote = \"198.18.0.1\"\n\n[ip]\n{ip}\n")
+    }
+
+    fn parse_ok(text: &str) -> crate::config::Config {
+        crate::config::parse(text, Path::new("office.toml")).unwrap()
+    }
+
+    #[test]
+    fn derived_mac_is_seeded_by_remote_and_address() {
+        let remote = Remote {
+            host: "198.18.0.1".into(),
+            port: 55555,
+        };
+        let address: Ipv4Cidr = "10.98.0.2/24".parse().unwrap();
+        assert_eq!(mac_seed(&remote, address), "198.18.0.1:55555|10.98.0.2");
+        let a = parse_ok(&with_ip("address = \"10.98.0.2/24\""));
+        let b = parse_ok(&with_ip("address = \"10.98.0.3/24\""));
+        assert!(a.ethernet.mac_derived && a.ethernet.mac.is_unicast());
+        assert_ne!(a.ethernet.mac, b.ethernet.mac);
+        let again = parse_ok(&with_ip("address = \"10.98.0.2/16\""));
+        assert_eq!(
+            a.ethernet.mac, again.ethernet.mac,
+            "the prefix length is not in the seed"
+        );
+    }
+
+    #[test]
+    fn configured_mac_must_be_unicast() {
+        let cases = [
+            (
+                "01:00:5e:00:00:01",
+                "01:00:5e:00:00:01 is a group (multicast) address",
+            ),
+            (
+                "ff:ff:ff:ff:ff:ff",
+                "ff:ff:ff:ff:ff:ff is the broadcast address",
+            ),
+            (
+                "00:00:00:00:00:00",
+                "00:00:00:00:00:00 is an all-zero address",
+            ),
+        ];
+        for (mac, start) in cases {
+            let text = format!("{MINIMAL}\n[ethernet]\nmac = \"{mac}\"\n");
+            assert_eq!(
+                message(&text),
+                format!(
+                    "office.toml:9: ethernet.mac: {start}; use a unicast one such as \
+                     02:00:5e:10:00:01"
+                )
+            );
+        }
+        let text = format!("{MINIMAL}[ethernet]\nmac = \"02:00:5e:10:00\"\n");
+        assert_eq!(
+            message(&text),
+            "office.toml:8: ethernet.mac: \"02:00:5e:10:00\": expected a MAC address like \
+             02:00:5e:10:00:01"
+        );
+    }
+
+    #[test]
+    fn address_needs_a_prefix_and_must_be_a_host() {
+        assert_eq!(
+            message(&with_ip("address = \"10.98.0.2\"")),
+            "office.toml:6: ip.address: \"10.98.0.2\": expected an IPv4 address with a prefix \
+             length, like 10.98.0.2/24"
+        );
+        let cases = [
+            ("10.98.0.0/24", "it is the network address of its prefix"),
+            (
+                "10.98.0.255/24",
+                "it is the broadcast address of its prefix",
+            ),
+            ("10.98.0.2/0", "a /0 prefix"),
+            ("127.0.0.1/8", "it is not a unicast host address"),
+            ("224.0.0.1/24", "it is not a unicast host address"),
+        ];
+        for (address, why) in cases {
+            let msg = message(&with_ip(&format!("address = \"{address}\"")));
+            let start =
+                format!("office.toml:6: ip.address: {address} cannot be our address: {why}");
+            assert!(msg.starts_with(&start), "{msg}");
+        }
+        assert!(
+            crate::config::parse(&with_ip("address = \"10.98.0.0/31\""), Path::new("a")).is_ok()
+        );
+        let text =
+            "[server]\nprotocol = \"simpletun\"\nremote = \"vpn\"\n[ip]\ngateway = \"10.0.0.1\"\n";
+        assert!(message(text).starts_with("office.toml:4: ip.address: this key is required"));
+    }
+
+    #[test]
+    fn gateway_must_be_another_host_inside_our_prefix() {
+        let text = "# office VPN\n\n[server]\nprotocol = \"simpletun\"\nremote = \"vpn\"\n\n\
+                    [tun]\nmtu = 1500\n\n[ip]\n# our address\naddress = \"10.98.0.2/24\"\n\n\
+                    gateway = \"10.99.0.1\"\n";
+        assert_eq!(
+            message(text),
+            "office.toml:14: ip.gateway: 10.99.0.1 is not inside 10.98.0.2/24"
+        );
+        let cases = [
+            ("10.98.0.2", "our own address"),
+            ("10.98.0.0", "the network address"),
+            ("10.98.0.255", "the broadcast address"),
+        ];
+        for (gateway, why) in cases {
+            let text = with_ip(&format!(
+                "address = \"10.98.0.2/24\"\ngateway = \"{gateway}\""
+            ));
+            assert_eq!(
+                message(&text),
+                format!(
+                    "office.toml:7: ip.gateway: {gateway} is {why} of 10.98.0.2/24; use another \
+                     host of that network"
+                )
+            );
+        }
+        let text = with_ip("address = \"10.98.0.2/24\"\ngateway = \"10.98.0\"");
+        assert_eq!(
+            message(&text),
+            "office.toml:7: ip.gateway: \"10.98.0\" is not an IPv4 address like 10.98.0.1"
+        );
+    }
+
+    #[test]
+    fn routes_need_a_gateway_and_clear_host_bits() {
+        let text = with_ip("address = \"10.98.0.2/24\"\nroutes = [\"10.20.0.0/16\"]");
+        assert_eq!(
+            message(&text),
+            "office.toml:7: ip.routes: routes need a next hop; add ip.gateway (an address inside \
+             10.98.0.2/24)"
+        );
+        let text = with_ip(
+            "address = \"10.98.0.2/24\"\ngateway = \"10.98.0.1\"\nroutes = [\n  \"10.30.0.0/16\",\n  \
+             \"10.20.1.0/16\",\n]",
+        );
+        assert_eq!(
+            message(&text),
+            "office.toml:10: ip.routes: 10.20.1.0/16 has host bits set; did you mean 10.20.0.0/16?"
+        );
+        let text =
+            with_ip("address = \"10.98.0.2/24\"\ngateway = \"10.98.0.1\"\nroutes = [\"10.20/16\"]");
+        assert!(message(&text).starts_with("office.toml:8: ip.routes: \"10.20/16\": expected"));
+        let empty = parse_ok(&with_ip("address = \"10.98.0.2/24\"\nroutes = []"));
+        assert!(empty.ip.routes.is_empty());
     }
 }

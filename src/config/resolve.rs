@@ -384,3 +384,192 @@ pub(super) fn check_interface_name(name: &str) -> Result<(), &'static str> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_support::{message, MINIMAL};
+
+    /// A config whose [server] section (starting on line 1) is `server`, plus a valid [ip].
+    fn with_server(server: &str) -> String {
+        format!("[server]\n{server}\n[ip]\naddress = \"10.98.0.2/24\"\n")
+    }
+
+    #[test]
+    fn remote_forms() {
+        let ok = |text: &str| parse_remote(text).map(|r| (r.host, r.port)).unwrap();
+        assert_eq!(ok("198.18.0.1:4443"), ("198.18.0.1".into(), 4443));
+        assert_eq!(ok("198.18.0.1"), ("198.18.0.1".into(), 55555));
+        assert_eq!(ok("vpn.example.com"), ("vpn.example.com".into(), 55555));
+        assert_eq!(ok("vpn-1.example.com:1"), ("vpn-1.example.com".into(), 1));
+        assert_eq!(ok("[fd00::1]:443"), ("fd00::1".into(), 443));
+        assert_eq!(ok("[fd00::1]"), ("fd00::1".into(), 55555));
+        assert_eq!(ok("fd00::1"), ("fd00::1".into(), 55555));
+    }
+
+    #[test]
+    fn bad_remotes_say_why() {
+        let why = |text: &str| parse_remote(text).unwrap_err();
+        assert_eq!(why(""), "the host is empty");
+        assert_eq!(why(":55555"), "the host is empty");
+        assert_eq!(why("host:0"), "the port must be a number from 1 to 65535");
+        assert_eq!(
+            why("host:65536"),
+            "the port must be a number from 1 to 65535"
+        );
+        assert_eq!(why("host:"), "the port must be a number from 1 to 65535");
+        assert_eq!(why("[fd00::1"), "missing ']' after the IPv6 address");
+        assert_eq!(
+            why("[vpn]:1"),
+            "the part in brackets is not an IPv6 address"
+        );
+        assert_eq!(why("[fd00::1]443"), "expected \":port\" after ']'");
+        assert!(why("fd00::1:x:443").contains("needs brackets"));
+        assert_eq!(why("300.1.1.1"), "the host is not a valid IPv4 address");
+        assert!(why("vpn example.com").starts_with("the host name may only hold"));
+    }
+
+    #[test]
+    fn remote_errors_point_at_the_value() {
+        assert_eq!(
+            message(&with_server("protocol = \"simpletun\"\nremote = \"vpn:0\"")),
+            "office.toml:3: server.remote: \"vpn:0\" is not a valid server address: the port \
+             must be a number from 1 to 65535; use host:port, [v6]:port or host"
+        );
+    }
+
+    #[test]
+    fn openvpn_is_not_supported_yet_and_other_protocols_are_unknown() {
+        let text = with_server("remote = \"vpn\"\nprotocol = \"openvpn\"");
+        assert_eq!(
+            message(&text),
+            "office.toml:3: server.protocol: \"openvpn\" is not supported yet by this version; \
+             use \"simpletun\""
+        );
+        let text = with_server("protocol = \"wireguard\"\nremote = \"vpn\"");
+        assert_eq!(
+            message(&text),
+            "office.toml:2: server.protocol: unknown value \"wireguard\"; expected one of \
+             \"simpletun\" (\"openvpn\" is planned)"
+        );
+        let text = with_server("remote = \"vpn\"");
+        assert!(message(&text).starts_with("office.toml:1: server.protocol: this key is required"));
+    }
+
+    #[test]
+    fn durations_must_be_positive_and_at_most_a_day() {
+        for (value, shown) in [("0", "0"), ("-1", "-1"), ("86401", "86401"), ("nan", "NaN")] {
+            let text = with_server(&format!(
+                "protocol = \"simpletun\"\nremote = \"vpn\"\nconnect_timeout = {value}"
+            ));
+            assert_eq!(
+                message(&text),
+                format!(
+                    "office.toml:4: server.connect_timeout: {shown} is out of range; use {SECONDS_RANGE} \
+                     (a duration)"
+                )
+            );
+        }
+        let text =
+            with_server("protocol = \"simpletun\"\nremote = \"vpn\"\nconnect_timeout = 86400");
+        assert!(crate::config::parse(&text, Path::new("a.toml")).is_ok());
+    }
+
+    #[test]
+    fn tls_requires_ca_and_pkcs12() {
+        let text = format!("{MINIMAL}\n[tls]\npkcs12 = \"c.p12\"\n");
+        assert_eq!(
+            message(&text),
+            "office.toml:8: tls.ca: this key is required; add it, e.g. ca = \"ca.crt\""
+        );
+        let text = format!("{MINIMAL}\n[tls]\nca = \"ca.crt\"\n");
+        assert!(message(&text).starts_with("office.toml:8: tls.pkcs12: this key is required"));
+        let text = format!("{MINIMAL}[tls]\nca = \"\"\npkcs12 = \"c.p12\"\n");
+        assert_eq!(message(&text), "office.toml:8: tls.ca: must not be empty");
+    }
+
+    #[test]
+    fn password_file_and_env_are_exclusive() {
+        let tls = "[tls]\nca = \"ca.crt\"\npkcs12 = \"c.p12\"\n";
+        let text = format!("{MINIMAL}{tls}password_file = \"p\"\npassword_env = \"P\"\n");
+        assert_eq!(
+            message(&text),
+            "office.toml:11: tls.password_env: cannot be used together with \
+             `tls.password_file`; keep only one of them"
+        );
+        let text = format!("{MINIMAL}{tls}password_env = \"P\"\npassword_file = \"p\"\n");
+        assert!(message(&text).starts_with("office.toml:11: tls.password_file: cannot be used"));
+        let text = format!("{MINIMAL}{tls}password_env = \"A=B\"\n");
+        assert!(message(&text).starts_with("office.toml:10: tls.password_env: \"A=B\" is not"));
+        let text = format!("{MINIMAL}{tls}verify_name = \"\"\n");
+        assert_eq!(
+            message(&text),
+            "office.toml:10: tls.verify_name: must not be empty"
+        );
+    }
+
+    #[test]
+    fn interface_names_follow_the_kernel_rules() {
+        assert_eq!(
+            check_interface_name(""),
+            Err("it is empty; remove the key to let the system choose")
+        );
+        assert_eq!(
+            check_interface_name("a-very-long-name"),
+            Err("it is longer than 15 bytes")
+        );
+        assert_eq!(check_interface_name("tap/0"), Err("it contains '/'"));
+        assert_eq!(check_interface_name("tap 0"), Err("it contains whitespace"));
+        assert_eq!(
+            check_interface_name("tap\u{1}"),
+            Err("it contains a control character")
+        );
+        assert_eq!(check_interface_name(".."), Err("'.' and '..' are reserved"));
+        #[cfg(target_os = "linux")]
+        assert_eq!(check_interface_name("exactly15bytes_"), Ok(()));
+        let text = format!("{MINIMAL}[tun]\nname = \"tap 0\"\n");
+        assert_eq!(
+            message(&text),
+            "office.toml:8: tun.name: \"tap 0\" is not a valid interface name: it contains whitespace"
+        );
+    }
+
+    #[test]
+    fn mtu_range_keeps_frames_inside_simpletun_records() {
+        for (mtu, line) in [("575", 8), ("1987", 8), ("-1", 8)] {
+            let text = format!("{MINIMAL}[tun]\nmtu = {mtu}\n");
+            assert_eq!(
+                message(&text),
+                format!(
+                    "office.toml:{line}: tun.mtu: {mtu} is out of range; use 576..=1986 \
+                     (frames of mtu+14 bytes must fit simpletun's 2000-byte records)"
+                )
+            );
+        }
+        for mtu in [576, 1986] {
+            let text = format!("{MINIMAL}[tun]\nmtu = {mtu}\n");
+            let config = crate::config::parse(&text, Path::new("a.toml")).unwrap();
+            assert_eq!(i64::from(config.tun.mtu), mtu);
+        }
+    }
+
+    #[test]
+    fn reconnect_delays_must_be_ordered_and_attempts_unsigned() {
+        let text = format!("{MINIMAL}[reconnect]\ninitial_delay = 10\nmax_delay = 5\n");
+        assert_eq!(
+            message(&text),
+            "office.toml:9: reconnect.max_delay: max_delay (5s) is shorter than initial_delay \
+             (10s); raise max_delay or lower initial_delay"
+        );
+        let text = format!("{MINIMAL}[reconnect]\ninitial_delay = 60\n");
+        assert!(
+            message(&text).starts_with("office.toml:8: reconnect.initial_delay: max_delay (30s)")
+        );
+        let text = format!("{MINIMAL}[reconnect]\nfirst_connect_attempts = -1\n");
+        assert_eq!(
+            message(&text),
+            "office.toml:8: reconnect.first_connect_attempts: -1 is out of range; use \
+             0..=4294967295 (a number of tries, 0 = forever)"
+        );
+    }
+}
