@@ -323,6 +323,17 @@ first_connect_attempts = 0
     }
 
     #[test]
+    fn the_complete_example_in_config_md_parses() {
+        let doc = include_str!("../../docs/config.md");
+        let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
+        let len = doc[start..].find("```").expect("the block ends");
+        let config = parse(&doc[start..start + len], Path::new("/etc/tapclient/a.toml")).unwrap();
+        assert_eq!(config.tun.name.as_deref(), Some("tap0"));
+        assert_eq!(config.ip.routes.len(), 2);
+        assert!(config.tls.is_some() && !config.ethernet.mac_derived);
+    }
+
+    #[test]
     fn the_documented_examples_load() {
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples");
         let tls = load(&examples.join("simpletun-tls.toml")).unwrap();
