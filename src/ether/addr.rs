@@ -189,7 +189,13 @@ mod tests {
         assert_eq!(mac.0, [0x02, 0x00, 0x5e, 0x10, 0x00, 0x01]);
         assert_eq!(mac.to_string(), "02:00:5e:10:00:01");
         assert_eq!("02-00-5e-10-00-01".parse::<MacAddr>().unwrap(), mac);
-        for bad in ["", "02:00:5e:10:00", "02:00:5e:10:00:01:02", "2:00:5e:10:00:01", "zz:00:5e:10:00:01"] {
+        for bad in [
+            "",
+            "02:00:5e:10:00",
+            "02:00:5e:10:00:01:02",
+            "2:00:5e:10:00:01",
+            "zz:00:5e:10:00:01",
+        ] {
             assert_eq!(bad.parse::<MacAddr>(), Err(AddrParseError::Mac), "{bad}");
         }
     }
@@ -229,7 +235,10 @@ mod tests {
         let host: Ipv4Cidr = "10.1.2.3/32".parse().unwrap();
         assert!(host.contains(Ipv4Addr::new(10, 1, 2, 3)));
         assert!(!host.contains(Ipv4Addr::new(10, 1, 2, 4)));
-        assert_eq!("10.0.0.1/33".parse::<Ipv4Cidr>(), Err(AddrParseError::PrefixLen(33)));
+        assert_eq!(
+            "10.0.0.1/33".parse::<Ipv4Cidr>(),
+            Err(AddrParseError::PrefixLen(33))
+        );
         assert_eq!("10.0.0.1".parse::<Ipv4Cidr>(), Err(AddrParseError::Cidr));
     }
 }
