@@ -1,8 +1,10 @@
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod tls;
 pub mod framing;
+pub mod driver;
 pub mod netcfg;
 pub mod tun;
 pub mod ether;

@@ -1,0 +1,236 @@
+//! The program: from a parsed command line to an exit code.
+//!
+//! Order of a run, chosen so that nothing on the system changes until everything that can be
+//! checked offline has been: config → credentials and TLS setup → TUN → addresses and routes
+//! (undo journal) → tunnel. Every exit path after the TUN exists undoes the journal and closes
+//! the TUN: a clean stop, a fatal error, and a panic (the journal's `Drop` runs on unwinding).
+
+use std::path::Path;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{exit, Cli, Command};
+use crate::config::{self, Config, ConfigError, TlsConfig};
+use crate::credentials::{self, CredentialsError};
+use crate::driver::{self, DriverConfig, DriverError, RunStats, TlsSetup};
+use crate::ether::{Bridge, BridgeConfig};
+use crate::netcfg::{self, InterfaceSettings, Journal, NetcfgError, Os};
+use crate::tls::{self, TlsError};
+use crate::tun::{OsTun, TunError};
+
+/// Everything that stops the program, sorted by who can fix it (see the exit codes in `cli`).
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("no configuration file: use --config FILE (see tapclient --help)")]
+    NoConfig,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Tun(#[from] TunError),
+    #[error("cannot configure the network: {0}")]
+    Netcfg(#[from] NetcfgError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Driver(#[from] DriverError),
+}
+
+impl AppError {
+    /// The documented exit code for this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AppError::NoConfig | AppError::Config(_) => exit::USAGE,
+            AppError::Credentials(_) | AppError::Tls(_) => exit::CREDENTIALS,
+            AppError::Tun(_) | AppError::Netcfg(_) | AppError::Runtime(_) => exit::SYSTEM,
+            AppError::Driver(DriverError::Authentication(_)) => exit::SERVER_AUTH,
+            AppError::Driver(DriverError::Unreachable { .. }) => exit::UNREACHABLE,
+        }
+    }
+}
+
+/// Runs the command line and returns the process exit code. Errors are printed here, once.
+pub fn main_with(cli: Cli) -> i32 {
+    init_logging(&cli);
+    let result = match cli.config_path() {
+        None => Err(AppError::NoConfig),
+        Some(path) => match cli.subcommand() {
+            Command::Check => check(path),
+            Command::Run => run(path),
+        },
+    };
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("tapclient: error: {}", error_chain(&e));
+            e.exit_code()
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cli.log_filter()));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// `err` and its causes on one line, skipping causes whose text the message already shows.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// `tapclient check`: validate the config and open the credentials, without connecting.
+fn check(path: &Path) -> Result<(), AppError> {
+    let config = config::load(path)?;
+    println!("config: {} is valid", config.source.display());
+    println!(
+        "server: {} ({:?})",
+        config.server.remote, config.server.protocol
+    );
+    println!(
+        "ethernet: mac {}{}",
+        config.ethernet.mac,
+        if config.ethernet.mac_derived {
+            " (derived from the config)"
+        } else {
+            ""
+        }
+    );
+    println!("ip: {}", config.ip.address);
+    match &config.tls {
+        None => println!("tls: off (plain TCP: the server is not authenticated)"),
+        Some(tls_config) => {
+            let ca = credentials::load_ca(&tls_config.ca)?;
+            println!(
+                "tls: CA {} ({} certificate(s))",
+                tls_config.ca.display(),
+                ca.len()
+            );
+            let identity = credentials::load_pkcs12(&tls_config.pkcs12, &tls_config.password)?;
+            println!(
+                "tls: client certificate {}: subject {}, expires {}",
+                tls_config.pkcs12.display(),
+                identity.subject(),
+                identity.not_after()
+            );
+            tls::client_config(&ca, identity, tls_config.verify_name.as_deref())?;
+        }
+    }
+    println!("ok");
+    Ok(())
+}
+
+fn tls_setup(config: &Config, tls_config: &TlsConfig) -> Result<TlsSetup, AppError> {
+    let ca = credentials::load_ca(&tls_config.ca)?;
+    let identity = credentials::load_pkcs12(&tls_config.pkcs12, &tls_config.password)?;
+    tracing::info!(subject = %identity.subject(), expires = %identity.not_after(), "client certificate");
+    let client = tls::client_config(&ca, identity, tls_config.verify_name.as_deref())?;
+    Ok(TlsSetup {
+        config: client,
+        server_name: tls::server_name(&config.server.remote.host),
+        settings: tls_config.clone(),
+    })
+}
+
+/// `tapclient --config FILE`: run the tunnel until SIGINT/SIGTERM.
+fn run(path: &Path) -> Result<(), AppError> {
+    let config = config::load(path)?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(|t| tls_setup(&config, t))
+        .transpose()?;
+    if tls.is_none() {
+        tracing::warn!("TLS is off: the server is not authenticated and traffic is not encrypted");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(AppError::Runtime)?;
+    runtime.block_on(run_tunnel(&config, tls))
+}
+
+async fn run_tunnel(config: &Config, tls: Option<TlsSetup>) -> Result<(), AppError> {
+    let mut tun = OsTun::open(config.tun.name.as_deref())?;
+    let settings = InterfaceSettings {
+        ifname: tun.name().to_owned(),
+        address: config.ip.address,
+        mtu: config.tun.mtu,
+        gateway: config.ip.gateway,
+        routes: config.ip.routes.clone(),
+    };
+    let mut journal = Journal::new();
+    journal.apply(&netcfg::interface_plan(Os::current(), &settings))?;
+    tracing::info!(
+        tun = %tun.name(),
+        address = %config.ip.address,
+        mac = %config.ethernet.mac,
+        mtu = config.tun.mtu,
+        "interface configured"
+    );
+    let mut bridge = Bridge::new(BridgeConfig {
+        mac: config.ethernet.mac,
+        address: config.ip.address,
+        gateway: config.ip.gateway,
+        routes: config.ip.routes.clone(),
+    });
+    let driver_config = DriverConfig {
+        remote: config.server.remote.clone(),
+        tls,
+        connect_timeout: config.server.connect_timeout,
+        max_record: config.server.max_record,
+        mtu: config.tun.mtu,
+        reconnect: config.reconnect.clone(),
+    };
+    let shutdown = CancellationToken::new();
+    let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
+    let mut stats = RunStats::default();
+    let result = driver::run(&driver_config, &mut tun, &mut bridge, &shutdown, &mut stats).await;
+    signals.abort();
+    journal.undo_all();
+    drop(tun);
+    tracing::info!(
+        connects = stats.connects,
+        reconnects = stats.reconnects,
+        link = ?stats.link,
+        ethernet = ?bridge.counters(),
+        "stopped; network configuration undone"
+    );
+    Ok(result?)
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn wait_for_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!(
+            "cannot install signal handlers; stop tapclient with SIGKILL only as a last resort"
+        );
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: disconnecting"),
+        _ = int.recv() => tracing::info!("SIGINT: disconnecting"),
+    }
+    shutdown.cancel();
+}

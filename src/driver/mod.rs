@@ -1,0 +1,234 @@
+//! The driver: the only place that does I/O. It connects to the server, runs a
+//! [`session::Session`] per connection, and reconnects with exponential backoff and jitter when
+//! the connection is lost — keeping the TUN, its addresses and routes in place, so applications
+//! see a pause rather than a vanished interface.
+//!
+//! On every (re)connect the bridge is told the link is up: it forgets learned neighbours (a
+//! restarted server's TAP usually has a new MAC) and announces us with a gratuitous ARP.
+
+pub mod session;
+pub mod transport;
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ReconnectConfig, Remote};
+use crate::ether::Bridge;
+use crate::tun::PacketDevice;
+pub use session::{Buffers, LinkCounters, SessionEnd};
+pub use transport::{ConnectError, TlsSetup};
+
+/// What the driver needs to know, taken from the validated config.
+#[derive(Clone)]
+pub struct DriverConfig {
+    pub remote: Remote,
+    pub tls: Option<TlsSetup>,
+    pub connect_timeout: Duration,
+    pub max_record: usize,
+    pub mtu: u16,
+    pub reconnect: ReconnectConfig,
+}
+
+/// Why the tunnel stopped other than by request.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("server {remote} unreachable after {attempts} attempt(s): {last}")]
+    Unreachable {
+        remote: Remote,
+        attempts: u32,
+        last: String,
+    },
+    #[error("{0}")]
+    Authentication(String),
+}
+
+/// Counters of the whole run, across connections.
+#[derive(Debug, Clone, Default)]
+pub struct RunStats {
+    pub link: LinkCounters,
+    pub connects: u64,
+    pub reconnects: u64,
+}
+
+/// Runs the tunnel until `shutdown` is cancelled (→ `Ok`) or a failure retrying cannot fix.
+pub async fn run<T: PacketDevice>(
+    config: &DriverConfig,
+    tun: &mut T,
+    bridge: &mut Bridge,
+    shutdown: &CancellationToken,
+    stats: &mut RunStats,
+) -> Result<(), DriverError> {
+    let mut buffers = Buffers::new(config.mtu);
+    let mut backoff = Backoff::new(&config.reconnect);
+    let mut failed_first_attempts = 0u32;
+    loop {
+        tracing::info!(remote = %config.remote, "connecting");
+        let connecting =
+            transport::connect(&config.remote, config.tls.as_ref(), config.connect_timeout);
+        let result = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            result = connecting => result,
+        };
+        match result {
+            Ok(stream) => {
+                if stats.connects > 0 {
+                    stats.reconnects += 1;
+                }
+                stats.connects += 1;
+                backoff.reset();
+                log_connected(config, &stream);
+                let end = session::Session {
+                    tun: &mut *tun,
+                    bridge: &mut *bridge,
+                    buffers: &mut buffers,
+                    counters: &mut stats.link,
+                    max_record: config.max_record,
+                    tls: config.tls.as_ref(),
+                    shutdown,
+                }
+                .run(stream)
+                .await;
+                bridge.link_down();
+                match end {
+                    SessionEnd::Shutdown => return Ok(()),
+                    SessionEnd::Rejected(why) => {
+                        return Err(DriverError::Authentication(format!(
+                            "{} rejected us: {why}",
+                            config.remote
+                        )))
+                    }
+                    SessionEnd::Lost(why) => {
+                        tracing::warn!("link to {} lost: {why}", config.remote)
+                    }
+                }
+            }
+            Err(ConnectError::Authentication(why)) => return Err(DriverError::Authentication(why)),
+            Err(ConnectError::Transient(why)) => {
+                if stats.connects == 0 {
+                    failed_first_attempts += 1;
+                    let limit = config.reconnect.first_connect_attempts;
+                    if limit != 0 && failed_first_attempts >= limit {
+                        return Err(DriverError::Unreachable {
+                            remote: config.remote.clone(),
+                            attempts: failed_first_attempts,
+                            last: why,
+                        });
+                    }
+                }
+                tracing::warn!("{why}");
+            }
+        }
+        let delay = backoff.next_delay();
+        tracing::info!("reconnecting in {:.1} s", delay.as_secs_f32());
+        if wait_disconnected(delay, tun, &mut buffers, &mut stats.link, shutdown).await {
+            return Ok(());
+        }
+    }
+}
+
+fn log_connected(config: &DriverConfig, stream: &transport::Stream) {
+    match stream {
+        tokio_util::either::Either::Left(_) => {
+            tracing::info!(remote = %config.remote, "connected (plain TCP, no encryption)")
+        }
+        tokio_util::either::Either::Right(tls) => {
+            let (_, conn) = tls.get_ref();
+            tracing::info!(
+                remote = %config.remote,
+                version = ?conn.protocol_version(),
+                cipher = ?conn.negotiated_cipher_suite().map(|c| c.suite()),
+                "connected, server authenticated"
+            );
+        }
+    }
+}
+
+/// Sleeps `delay` while reading and discarding (counting) what the TUN sends, so stale packets
+/// do not burst out on reconnect. Returns true when shutdown was requested.
+async fn wait_disconnected<T: PacketDevice>(
+    delay: Duration,
+    tun: &mut T,
+    buffers: &mut Buffers,
+    counters: &mut LinkCounters,
+    shutdown: &CancellationToken,
+) -> bool {
+    let until = tokio::time::Instant::now() + delay;
+    let packet = buffers.packet_buf();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return true,
+            () = tokio::time::sleep_until(until) => return false,
+            got = tun.recv(packet) => {
+                if got.is_ok() {
+                    counters.dropped_link_down += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Exponential backoff with ±25 % jitter, so many clients of one restarted server do not
+/// come back in lock-step.
+#[derive(Debug)]
+struct Backoff {
+    initial: Duration,
+    max: Duration,
+    current: Duration,
+    seed: u64,
+}
+
+impl Backoff {
+    fn new(config: &ReconnectConfig) -> Backoff {
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let seed = clock ^ (u64::from(std::process::id()) << 32);
+        Backoff {
+            initial: config.initial_delay,
+            max: config.max_delay,
+            current: config.initial_delay,
+            seed: seed | 1,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.current = self.initial;
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let base = self.current;
+        self.current = (self.current * 2).min(self.max);
+        // xorshift64: cheap, good enough for jitter.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let factor = 0.75 + (self.seed % 1000) as f64 / 2000.0;
+        base.mul_f64(factor).min(self.max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_ceiling_with_bounded_jitter() {
+        let config = ReconnectConfig {
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(8),
+            first_connect_attempts: 0,
+        };
+        let mut b = Backoff::new(&config);
+        let bases = [1.0, 2.0, 4.0, 8.0, 8.0, 8.0];
+        for base in bases {
+            let d = b.next_delay().as_secs_f64();
+            assert!(
+                d >= base * 0.75 - 1e-9 && d <= (base * 1.25).min(8.0) + 1e-9,
+                "{d} for {base}"
+            );
+        }
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(1250));
+    }
+}
