@@ -161,7 +161,8 @@ impl Bridge {
 
     /// A frame from the link. Returns the IP packet to write to the TUN, if any: a sub-slice of
     /// `frame` trimmed to the IP header's total length. ARP replies and packets released by a
-    /// resolved neighbour are emitted into `out`.
+    /// resolved neighbour are emitted into `out`. While the link is down (a frame still buffered
+    /// from the old connection) ARP is learned from but nothing is emitted.
     pub fn handle_frame<'a>(
         &mut self,
         now: Instant,
@@ -385,7 +386,7 @@ impl Bridge {
 
     fn send_arp(&mut self, dst: MacAddr, arp: &ArpRepr, out: &mut impl FrameSink) {
         let mut payload = [0u8; ETHERNET_IPV4_LEN];
-        if arp.emit(&mut payload).is_err() {
+        if !self.link_up || arp.emit(&mut payload).is_err() {
             return;
         }
         match arp.operation {
@@ -396,7 +397,7 @@ impl Bridge {
         self.emit_frame(dst, EtherType::ARP, &payload, out);
     }
 
-    /// Writes one frame (our MAC as source) into the sink.
+    /// Writes one frame (our MAC as source) into the sink; nothing while the link is down.
     fn emit_frame(
         &mut self,
         dst: MacAddr,
@@ -410,6 +411,9 @@ impl Bridge {
             src: self.config.mac,
             ethertype,
         };
+        if !self.link_up {
+            return;
+        }
         // A sink that breaks its contract (a short buffer) gets nothing rather than a panic.
         let Some(buf) = out.frame_buf(len).get_mut(..len) else {
             return;
@@ -424,5 +428,7 @@ impl Bridge {
     }
 }
 
+#[cfg(test)]
+mod input_tests;
 #[cfg(test)]
 mod tests;

@@ -10,8 +10,8 @@ use crate::testutil::{at, t0};
 
 /// Collects emitted frames.
 #[derive(Default)]
-struct Sink {
-    frames: Vec<Vec<u8>>,
+pub(super) struct Sink {
+    pub(super) frames: Vec<Vec<u8>>,
 }
 
 impl FrameSink for Sink {
@@ -25,12 +25,12 @@ impl FrameSink for Sink {
 }
 
 impl Sink {
-    fn take(&mut self) -> Vec<Vec<u8>> {
+    pub(super) fn take(&mut self) -> Vec<Vec<u8>> {
         std::mem::take(&mut self.frames)
     }
 }
 
-fn config(gateway: Option<Ipv4Addr>) -> BridgeConfig {
+pub(super) fn config(gateway: Option<Ipv4Addr>) -> BridgeConfig {
     BridgeConfig {
         mac: v::OUR_MAC,
         address: Ipv4Cidr::new(v::OUR_IP, 24).unwrap(),
@@ -40,7 +40,7 @@ fn config(gateway: Option<Ipv4Addr>) -> BridgeConfig {
 }
 
 /// A bridge whose link is up at `t`, with the link_up frames discarded.
-fn bridge_up(gateway: Option<Ipv4Addr>, t: Instant) -> (Bridge, Sink) {
+pub(super) fn bridge_up(gateway: Option<Ipv4Addr>, t: Instant) -> (Bridge, Sink) {
     let mut bridge = Bridge::new(config(gateway));
     let mut sink = Sink::default();
     bridge.link_up(t, &mut sink);
@@ -49,7 +49,7 @@ fn bridge_up(gateway: Option<Ipv4Addr>, t: Instant) -> (Bridge, Sink) {
 }
 
 /// A UDP-ish IPv4 packet from us to `dst` with `len` payload bytes of `tag`.
-fn ipv4(dst: Ipv4Addr, len: usize, tag: u8) -> Vec<u8> {
+pub(super) fn ipv4(dst: Ipv4Addr, len: usize, tag: u8) -> Vec<u8> {
     let total = 20 + len;
     let mut p = vec![tag; total];
     p[..12].copy_from_slice(&[0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0]);
@@ -59,7 +59,7 @@ fn ipv4(dst: Ipv4Addr, len: usize, tag: u8) -> Vec<u8> {
     p
 }
 
-fn frame(dst: MacAddr, src: MacAddr, ethertype: EtherType, payload: &[u8]) -> Vec<u8> {
+pub(super) fn frame(dst: MacAddr, src: MacAddr, ethertype: EtherType, payload: &[u8]) -> Vec<u8> {
     let mut f = vec![0u8; 14];
     EthernetRepr {
         dst,
@@ -73,18 +73,18 @@ fn frame(dst: MacAddr, src: MacAddr, ethertype: EtherType, payload: &[u8]) -> Ve
 }
 
 /// An ARP frame sent by the ARP sender itself.
-fn arp_frame(dst: MacAddr, arp: ArpRepr) -> Vec<u8> {
+pub(super) fn arp_frame(dst: MacAddr, arp: ArpRepr) -> Vec<u8> {
     let mut payload = [0u8; 28];
     arp.emit(&mut payload).unwrap();
     frame(dst, arp.sender_mac, EtherType::ARP, &payload)
 }
 
-fn reply_from(mac: MacAddr, ip: Ipv4Addr) -> Vec<u8> {
+pub(super) fn reply_from(mac: MacAddr, ip: Ipv4Addr) -> Vec<u8> {
     let request = ArpRepr::request(v::OUR_MAC, v::OUR_IP, ip);
     arp_frame(v::OUR_MAC, ArpRepr::reply_to(&request, mac))
 }
 
-fn request_for(target: Ipv4Addr, dst: MacAddr) -> Vec<u8> {
+pub(super) fn request_for(target: Ipv4Addr, dst: MacAddr) -> Vec<u8> {
     arp_frame(dst, ArpRepr::request(v::OUR_MAC, v::OUR_IP, target))
 }
 
@@ -177,7 +177,7 @@ fn retries_once_a_second_then_gives_up_and_counts_unresolved() {
     let request = request_for(v::OTHER_IP, MacAddr::BROADCAST);
     bridge.handle_ip_packet(t, &ipv4(v::OTHER_IP, 4, 1), &mut sink);
     bridge.handle_ip_packet(at(t, 400), &ipv4(v::OTHER_IP, 4, 2), &mut sink);
-    assert_eq!(sink.take(), [request.clone()]);
+    assert_eq!(sink.take(), std::slice::from_ref(&request));
     bridge.handle_timeout(at(t, 999), &mut sink);
     assert!(
         sink.take().is_empty(),
@@ -186,10 +186,10 @@ fn retries_once_a_second_then_gives_up_and_counts_unresolved() {
     assert_eq!(bridge.poll_timeout(), Some(at(t, 1_000)));
     bridge.handle_timeout(at(t, 1_000), &mut sink);
     bridge.handle_timeout(at(t, 1_000), &mut sink);
-    assert_eq!(sink.take(), [request.clone()]);
+    assert_eq!(sink.take(), std::slice::from_ref(&request));
     assert_eq!(bridge.poll_timeout(), Some(at(t, 2_000)));
     bridge.handle_timeout(at(t, 2_000), &mut sink);
-    assert_eq!(sink.take(), [request.clone()]);
+    assert_eq!(sink.take(), std::slice::from_ref(&request));
     bridge.handle_timeout(at(t, 3_000), &mut sink);
     assert!(sink.take().is_empty());
     assert_eq!(bridge.counters().dropped(DropReason::Unresolved), 2);
@@ -246,8 +246,8 @@ fn steady_traffic_refreshes_the_entry_and_never_stalls() {
         assert_eq!(frames[0], data, "packet at {second}s went out at once");
         if frames.len() > 1 {
             assert_eq!(
-                frames[1..],
-                [refresh.clone()],
+                &frames[1..],
+                std::slice::from_ref(&refresh),
                 "unicast refresh at {second}s"
             );
             refreshes += 1;
