@@ -98,6 +98,12 @@ fn linux_plan(s: &InterfaceSettings) -> Vec<Step> {
             apply: Command::new("ip", &["address", "add", &addr, "dev", dev]),
             undo: Some(Command::new("ip", &["address", "del", &addr, "dev", dev])),
         },
+        // IPv6 is not carried yet: without a link-local address the kernel does not send
+        // router/neighbour solicitations that could only be dropped.
+        Step {
+            apply: Command::new("ip", &["link", "set", "dev", dev, "addrgenmode", "none"]),
+            undo: None,
+        },
         Step {
             apply: Command::new("ip", &["link", "set", "dev", dev, "up"]),
             undo: None,
@@ -195,6 +201,7 @@ mod tests {
                 "ip address add 10.98.0.2/24 dev tc0",
                 Some("ip address del 10.98.0.2/24 dev tc0"),
             ),
+            ("ip link set dev tc0 addrgenmode none", None),
             ("ip link set dev tc0 up", None),
             (
                 "ip route add 10.20.0.0/16 via 10.98.0.1 dev tc0",
@@ -217,7 +224,7 @@ mod tests {
         let mut s = settings(&[]);
         s.gateway = None;
         let plan = interface_plan(Os::Linux, &s);
-        assert_eq!(plan.len(), 3);
+        assert_eq!(plan.len(), 4);
         assert!(plan
             .iter()
             .all(|s| !s.apply.args.contains(&"route".to_owned())));
@@ -257,7 +264,7 @@ mod tests {
     fn routes_are_normalised_to_their_network() {
         let plan = interface_plan(Os::Linux, &settings(&["10.20.3.4/16"]));
         assert_eq!(
-            plan[3].apply.to_string(),
+            plan[4].apply.to_string(),
             "ip route add 10.20.0.0/16 via 10.98.0.1 dev tc0"
         );
     }
