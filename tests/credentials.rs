@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -139,8 +140,11 @@ impl Chain {
         self.dir.join(name)
     }
 
+    /// A new password file (each call its own file, so earlier sources stay valid).
     fn password_file(&self, content: &str) -> PasswordSource {
-        let path = self.dir.join("pass.txt");
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.join(format!("pass-{n}.txt"));
         std::fs::write(&path, content).unwrap();
         PasswordSource::File(path)
     }

@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{
@@ -55,6 +56,18 @@ impl Lab {
         key: &[u8],
         versions: &[&'static SupportedProtocolVersion],
     ) -> ServerConnection {
+        let chain = vec![cert.to_vec(), self.pki.ca_der.clone()];
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()));
+        self.server_with_chain(chain, key, versions)
+    }
+
+    /// A server presenting `chain` (leaf first) and requiring a client certificate from our CA.
+    fn server_with_chain(
+        &self,
+        chain: Vec<Vec<u8>>,
+        key: PrivateKeyDer<'static>,
+        versions: &[&'static SupportedProtocolVersion],
+    ) -> ServerConnection {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
         roots
@@ -64,11 +77,7 @@ impl Lab {
             WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()
                 .unwrap();
-        let chain = vec![
-            CertificateDer::from(cert.to_vec()),
-            CertificateDer::from(self.pki.ca_der.clone()),
-        ];
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()));
+        let chain = chain.into_iter().map(CertificateDer::from).collect();
         let config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(versions)
             .unwrap()
@@ -227,9 +236,12 @@ fn assert_client_rejects(
         let mut client = side.connect("10.0.0.1");
         let mut server = lab.server(server_cert, server_key, versions);
         let outcome = run(&mut client, &mut server);
-        let err = outcome.client.expect("the client must reject the server");
+        let err = outcome
+            .client
+            .as_ref()
+            .expect("the client must reject the server");
         assert_eq!(
-            explain(&err, &side.tls_config()),
+            explain(err, &side.tls_config()),
             message,
             "{versions:?}: {err:?}"
         );
@@ -317,5 +329,106 @@ fn server_rejects_our_certificate_from_another_ca() {
             "{versions:?}: {text}"
         );
         assert!(text.contains("other-client.p12"), "{text}");
+    }
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("this test needs the `openssl` CLI on PATH");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "openssl {args:?} failed: {stderr}");
+}
+
+/// Real PKIs put an intermediate CA (without any EKU) between the root and the server: only
+/// the leaf must carry serverAuth. Needs the `openssl` CLI (fails without it).
+#[test]
+fn intermediate_ca_without_eku_is_accepted() {
+    let lab = lab();
+    let dir = lab.pki.dir.join("chain");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = unused\n\
+         [ca]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign\n\
+         [server]\nbasicConstraints = CA:FALSE\nextendedKeyUsage = serverAuth\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut root = vec!["req", "-x509", "-config", "ext.cnf", "-extensions", "ca"];
+    root.extend(ec);
+    root.extend([
+        "-keyout",
+        "root.key",
+        "-out",
+        "root.crt",
+        "-subj",
+        "/CN=Corp Root",
+    ]);
+    openssl(&dir, &root);
+    for (name, issuer, ext) in [("int", "root", "ca"), ("srv", "int", "server")] {
+        let (key, csr, crt) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+        );
+        let subject = format!("/CN=corp-{name}");
+        let mut req = vec!["req", "-new", "-config", "ext.cnf"];
+        req.extend(ec);
+        req.extend(["-keyout", &key, "-out", &csr, "-subj", &subject]);
+        openssl(&dir, &req);
+        let (ca, ca_key) = (format!("{issuer}.crt"), format!("{issuer}.key"));
+        openssl(
+            &dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+                "-extensions",
+                ext,
+            ],
+        );
+    }
+    let der = |name: &str| {
+        CertificateDer::from_pem_file(dir.join(name))
+            .unwrap()
+            .to_vec()
+    };
+    let key = PrivateKeyDer::from_pem_file(dir.join("srv.key")).unwrap();
+    let root_crt = dir.join("root.crt");
+    let side = ClientSide {
+        ca: &root_crt,
+        verify_name: Some("corp-srv"),
+        ..lab.client()
+    };
+    for versions in [TLS12, TLS13] {
+        let mut client = side.connect("10.0.0.1");
+        let chain = vec![der("srv.crt"), der("int.crt")];
+        let mut server = lab.server_with_chain(chain, key.clone_key(), versions);
+        let outcome = run(&mut client, &mut server);
+        assert!(
+            outcome.client.is_none() && outcome.server.is_none(),
+            "{outcome:?}"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! - the chain must lead to one of the configured CAs (`ca`), built with `webpki`;
 //! - the leaf must carry the serverAuth extended key usage — OpenVPN's `remote-cert-tls server`
 //!   (`ssl_verify.c`/`ssl_verify_openssl.c`, `x509_verify_cert_eku`), so a *missing* EKU
-//!   extension fails too, unlike web PKI where no EKU means "any";
+//!   extension fails too, unlike web PKI where no EKU means "any"; EKUs of the CAs in the chain
+//!   are not constrained (OpenVPN does not either);
 //! - the host name we dialled is NOT compared with the certificate (servers are commonly
 //!   reached by IP address or a name their certificate does not carry);
 //! - if `verify_name` is set, the leaf's subject CN or one of its DNS/IP subject alternative
@@ -21,10 +22,8 @@ use rustls::{
     CertificateError, DigitallySignedStruct, Error, ExtendedKeyPurpose, OtherError, SignatureScheme,
 };
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
-use webpki::{EndEntityCert, KeyUsage};
-
-/// DER value of id-kp-serverAuth, 1.3.6.1.5.5.7.3.1 (RFC 5280 §4.2.1.12).
-const ID_KP_SERVER_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01];
+use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter, KeyUsage};
+use x509_parser::certificate::X509Certificate;
 
 /// Rejections of the server certificate that rustls has no variant for. Carried inside
 /// `rustls::Error::InvalidCertificate(CertificateError::Other(..))`.
@@ -94,13 +93,16 @@ impl ServerCertVerifier for ServerVerifier {
             &self.roots,
             intermediates,
             now,
-            KeyUsage::required(ID_KP_SERVER_AUTH),
+            AnyPurpose,
             None,
             None,
         )
         .map_err(pki_error)?;
+        let (_, leaf) = x509_parser::parse_x509_certificate(end_entity)
+            .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
+        check_server_auth(&leaf)?;
         if let Some(expected) = &self.verify_name {
-            check_name(end_entity, expected)?;
+            check_name(&leaf, expected)?;
         }
         Ok(ServerCertVerified::assertion())
     }
@@ -128,11 +130,61 @@ impl ServerCertVerifier for ServerVerifier {
     }
 }
 
+/// Accepts any EKU on the chain's certificates: webpki applies the validator to issuers too,
+/// but OpenVPN (like OpenSSL without a purpose set) requires serverAuth on the leaf only —
+/// intermediates without an EKU are the norm. The leaf is checked by [`check_server_auth`].
+struct AnyPurpose;
+
+impl ExtendedKeyUsageValidator for AnyPurpose {
+    fn validate(&self, iter: KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        for purpose in iter {
+            purpose?; // still reject a malformed extension
+        }
+        Ok(())
+    }
+}
+
+/// `remote-cert-tls server`: the leaf carries an EKU extension listing serverAuth
+/// (`anyExtendedKeyUsage` does not count, as in OpenVPN's `x509_verify_cert_eku`).
+fn check_server_auth(leaf: &X509Certificate<'_>) -> Result<(), Error> {
+    let eku = match leaf.extended_key_usage() {
+        Ok(eku) => eku.map(|ext| ext.value),
+        Err(_) => return Err(Error::InvalidCertificate(CertificateError::BadEncoding)),
+    };
+    if eku.is_some_and(|eku| eku.server_auth) {
+        return Ok(());
+    }
+    let mut presented = Vec::new();
+    if let Some(eku) = eku {
+        let known = [
+            (eku.any, &[2, 5, 29, 37, 0][..]),
+            (eku.client_auth, KeyUsage::CLIENT_AUTH_REPR),
+            (eku.code_signing, &[1, 3, 6, 1, 5, 5, 7, 3, 3][..]),
+            (eku.email_protection, &[1, 3, 6, 1, 5, 5, 7, 3, 4][..]),
+            (eku.time_stamping, &[1, 3, 6, 1, 5, 5, 7, 3, 8][..]),
+            (eku.ocsp_signing, &[1, 3, 6, 1, 5, 5, 7, 3, 9][..]),
+        ];
+        for (present, oid) in known {
+            if present {
+                presented.push(purpose(oid.to_vec()));
+            }
+        }
+        for oid in &eku.other {
+            let arcs = oid.iter().map(|arcs| arcs.map(|a| a as usize).collect());
+            presented.push(purpose(arcs.unwrap_or_default()));
+        }
+    }
+    Err(Error::InvalidCertificate(
+        CertificateError::InvalidPurposeContext {
+            required: ExtendedKeyPurpose::ServerAuth,
+            presented,
+        },
+    ))
+}
+
 /// `verify-x509-name NAME name`: the CN, a DNS SAN or an IP SAN equals `expected` exactly.
-fn check_name(end_entity: &CertificateDer<'_>, expected: &str) -> Result<(), Error> {
-    let (_, cert) = x509_parser::parse_x509_certificate(end_entity)
-        .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
-    let names = presented_names(&cert);
+fn check_name(cert: &X509Certificate<'_>, expected: &str) -> Result<(), Error> {
+    let names = presented_names(cert);
     let expected_ip = expected.parse::<IpAddr>().ok();
     let matches = names.iter().any(|name| match name {
         Presented::Cn(cn) | Presented::Dns(cn) => cn == expected,
@@ -163,7 +215,7 @@ impl fmt::Display for Presented {
     }
 }
 
-fn presented_names(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<Presented> {
+fn presented_names(cert: &X509Certificate<'_>) -> Vec<Presented> {
     use x509_parser::extensions::GeneralName;
     let mut names: Vec<Presented> = cert
         .subject()
