@@ -132,8 +132,12 @@ for s in "${SELECTED[@]}"; do
     }
 done
 
+TOOLS=(ip ping ss stunnel openssl "$PYTHON" timeout sha256sum)
+if [[ -z ${TAPSERVER:-} || -z ${PKI_DIR:-} ]]; then
+    TOOLS+=(cargo)
+fi
 echo "netns-selftest: prefix $LAB_PREFIX, logs in $LAB_TMP"
-if ! h_preflight ip ping ss stunnel openssl "$PYTHON" timeout sha256sum cargo; then
+if ! h_preflight "${TOOLS[@]}"; then
     h_fail_all "preflight failed (see above)" "${SELECTED[@]}"
 else
     if [[ -z ${TAPSERVER:-} ]]; then

@@ -32,7 +32,7 @@ h_tails() {
     for f in "$1"/*.log; do
         [[ -e $f ]] || continue
         printf '    --- tail %s\n' "${f#"$LAB_TMP"/}"
-        tail -n "${H_TAIL_LINES:-25}" "$f" | sed 's/^/    | /'
+        tail -n "${H_TAIL_LINES:-15}" "$f" | sed 's/^/    | /'
     done
 }
 
