@@ -64,14 +64,17 @@ lab_alive() { kill -0 "$1" 2>/dev/null; }
 # lab_wait_exit PID TIMEOUT_S — wait for our child PID to exit; sets LAB_RC. 1 on timeout.
 lab_wait_exit() {
     local pid=$1 deadline=$(($(lab_now_ms) + $2 * 1000))
-    while lab_alive "$pid"; do
-        if (($(lab_now_ms) >= deadline)); then
-            return 1
-        fi
-        sleep 0.1
-    done
-    LAB_RC=0
-    wait "$pid" 2>/dev/null || LAB_RC=$?
+    # stderr off: bash reports "Killed" etc. for a reaped job, which is expected here.
+    {
+        while lab_alive "$pid"; do
+            if (($(lab_now_ms) >= deadline)); then
+                return 1
+            fi
+            sleep 0.1
+        done
+        LAB_RC=0
+        wait "$pid" || LAB_RC=$?
+    } 2>/dev/null
     return 0
 }
 
