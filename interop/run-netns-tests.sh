@@ -101,6 +101,9 @@ pings_both_ways() {
     out=$(lab_ping_n "$CLI_NS" "$SRV_TAP_IP" "$1") ||
         scen_fail "ping client->server ($SRV_TAP_IP): $out"
     lab_alive "$CLIENT_PID" || scen_fail "tapclient died during ping"
+    # The server may have learned our MAC from our own ARP request: make it forget, so this
+    # ping can only work if tapclient answers the server's ARP request.
+    ip -n "$SRV_NS" neigh del "$CLI_TUN_IP" dev "$TAP_IF" 2>/dev/null || true
     out=$(lab_ping_n "$SRV_NS" "$CLI_TUN_IP" "$1") ||
         scen_fail "ping server->client ($CLI_TUN_IP, needs tapclient to answer ARP): $out"
     PING_NOTE="ping $1+$1 ok"

@@ -208,13 +208,34 @@ async fn run_tunnel(config: &Config, tls: Option<TlsSetup>) -> Result<(), AppErr
     journal.undo_all();
     drop(tun);
     tracing::info!(
-        connects = stats.connects,
-        reconnects = stats.reconnects,
-        link = ?stats.link,
-        ethernet = ?bridge.counters(),
-        "stopped; network configuration undone"
+        "stopped; network configuration undone; {}",
+        summary(&stats, bridge.counters())
     );
     Ok(result?)
+}
+
+/// One line of counters for the log: traffic both ways and every non-zero drop reason by name.
+fn summary(stats: &RunStats, eth: &crate::ether::Counters) -> String {
+    let link = &stats.link;
+    let mut line = format!(
+        "connects={} reconnects={} from_server={} frames/{} bytes to_server={} frames/{} bytes \
+         to_tun={} from_tun={} arp_replies_sent={} tun_write_errors={} dropped_while_down={}",
+        stats.connects,
+        stats.reconnects,
+        link.records_in,
+        link.bytes_in,
+        link.records_out,
+        link.bytes_out,
+        eth.packets_to_tun,
+        eth.packets_from_tun,
+        eth.arp_replies_sent,
+        link.tun_write_errors,
+        link.dropped_link_down,
+    );
+    for (reason, n) in eth.drops().filter(|&(_, n)| n > 0) {
+        line.push_str(&format!(" drop_{reason}={n}"));
+    }
+    line
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM.
