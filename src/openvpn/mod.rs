@@ -2,3 +2,7 @@
 //!
 //! No I/O, no clock reads, no threads: bytes and `now` in; bytes, events and deadlines out.
 //! Facts and test vectors: `shared/openvpn-protocol.md` (section numbers cited as §n).
+
+pub mod wire;
+pub mod keymethod;
+pub mod kdf;
