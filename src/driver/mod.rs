@@ -78,6 +78,7 @@ pub async fn run<T: PacketDevice>(
                 stats.connects += 1;
                 backoff.reset();
                 log_connected(config, &stream);
+                let tcp_fd = Some(transport::tcp_fd(&stream));
                 let end = session::Session {
                     tun: &mut *tun,
                     bridge: &mut *bridge,
@@ -85,6 +86,7 @@ pub async fn run<T: PacketDevice>(
                     counters: &mut stats.link,
                     max_record: config.max_record,
                     tls: config.tls.as_ref(),
+                    tcp_fd,
                     shutdown,
                 }
                 .run(stream)

@@ -131,6 +131,8 @@ pub struct Session<'a, T> {
     pub max_record: usize,
     /// For explaining TLS failures (names the user's files).
     pub tls: Option<&'a super::TlsSetup>,
+    /// The TCP socket under the stream, for `TCP_QUICKACK` (see [`super::transport::quickack`]).
+    pub tcp_fd: Option<std::os::fd::RawFd>,
     pub shutdown: &'a CancellationToken,
 }
 
@@ -145,6 +147,7 @@ impl<T: PacketDevice> Session<'_, T> {
             counters,
             max_record,
             tls,
+            tcp_fd,
             shutdown,
         } = self;
         buffers.clear();
@@ -195,6 +198,9 @@ impl<T: PacketDevice> Session<'_, T> {
                     Ok(0) => return SessionEnd::Lost(LinkLoss::Truncated(rbuf.len())),
                     Ok(n) => {
                         counters.bytes_in += n as u64;
+                        if let Some(fd) = tcp_fd {
+                            super::transport::quickack(fd);
+                        }
                         let mut sink = RecordSink { out: wbuf, scratch, max_record, counters: &mut *counters };
                         if let Err(e) = handle_records(rbuf, max_record, bridge, tun, &mut sink) {
                             return SessionEnd::Lost(e.into());

@@ -15,6 +15,33 @@ use crate::config::Remote;
 /// The byte stream to the server: plain TCP or TLS over TCP.
 pub type Stream = Either<TcpStream, TlsStream<TcpStream>>;
 
+/// The TCP socket under `stream` (for socket options during the session).
+pub fn tcp_fd(stream: &Stream) -> std::os::fd::RawFd {
+    use std::os::fd::AsRawFd;
+    match stream {
+        Either::Left(tcp) => tcp.as_raw_fd(),
+        Either::Right(tls) => tls.get_ref().0.as_raw_fd(),
+    }
+}
+
+/// Asks the kernel to acknowledge received data at once instead of delaying the ACK (Linux
+/// `TCP_QUICKACK`, which the kernel clears again by itself, so it is re-armed after every read).
+///
+/// A peer that writes without `TCP_NODELAY` and splits records over several writes — simpletun
+/// writes the length and the frame separately — otherwise waits for our delayed ACK (Nagle)
+/// before sending the rest of each record: ~15-40 ms per packet. Elsewhere this does nothing.
+pub fn quickack(fd: std::os::fd::RawFd) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `fd` is the session's TCP socket, open for as long as the session runs.
+        let sock = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        // Best effort: a failure only costs latency.
+        let _ = socket2::SockRef::from(&sock).set_tcp_quickack(true);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = fd;
+}
+
 /// Why a connection attempt failed, sorted by what the reconnect loop does about it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
