@@ -6,3 +6,4 @@
 pub mod wire;
 pub mod keymethod;
 pub mod kdf;
+pub mod data;
