@@ -1,0 +1,94 @@
+//! The tapclient side of the in-process tests: the real driver and bridge with an in-memory TUN.
+
+#![allow(dead_code)]
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use super::lan_peer;
+use tapclient::config::{ReconnectConfig, Remote};
+use tapclient::driver::{self, DriverConfig, DriverError, RunStats, TlsSetup};
+use tapclient::ether::{Bridge, BridgeConfig, MacAddr};
+use tapclient::tun::memory::{MemoryTun, MemoryTunHandle};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const CLIENT_MAC: MacAddr = MacAddr([0x02, 0x00, 0x5e, 0x10, 0x00, 0x02]);
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct Client {
+    pub tun: MemoryTunHandle,
+    pub shutdown: CancellationToken,
+    pub task: JoinHandle<(Result<(), DriverError>, RunStats)>,
+}
+
+pub fn start_client(port: u16, tls: Option<TlsSetup>, reconnect: ReconnectConfig) -> Client {
+    let config = DriverConfig {
+        remote: Remote {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        tls,
+        connect_timeout: Duration::from_secs(5),
+        max_record: 2000,
+        mtu: 1500,
+        reconnect,
+    };
+    let (mut tun, handle) = MemoryTun::pair(256);
+    let mut bridge = Bridge::new(BridgeConfig {
+        mac: CLIENT_MAC,
+        address: "10.98.0.2/24".parse().unwrap(),
+        gateway: Some(Ipv4Addr::new(10, 98, 0, 1)),
+        routes: vec![],
+    });
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let mut stats = RunStats::default();
+        let result = driver::run(&config, &mut tun, &mut bridge, &token, &mut stats).await;
+        (result, stats)
+    });
+    Client {
+        tun: handle,
+        shutdown,
+        task,
+    }
+}
+
+pub fn fast_reconnect() -> ReconnectConfig {
+    ReconnectConfig {
+        initial_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(100),
+        first_connect_attempts: 3,
+    }
+}
+
+/// Sends `packet` into the tunnel until the reflected packet comes back (packets sent while
+/// the link is down or the neighbour unresolved may be dropped, as on a real network).
+pub async fn exchange(client: &mut Client, packet: &[u8]) {
+    let want = lan_peer::reflected(packet);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        client.tun.to_tunnel.send(packet.to_vec()).await.unwrap();
+        let got =
+            tokio::time::timeout(Duration::from_millis(300), client.tun.from_tunnel.recv()).await;
+        if let Ok(Some(got)) = got {
+            assert_eq!(got, want, "the reflected packet arrives unchanged");
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no reply through the tunnel"
+        );
+    }
+}
+
+pub async fn stop(client: Client) -> RunStats {
+    client.shutdown.cancel();
+    let (result, stats) = tokio::time::timeout(WAIT, client.task)
+        .await
+        .unwrap()
+        .unwrap();
+    result.unwrap();
+    stats
+}

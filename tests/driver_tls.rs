@@ -1,0 +1,132 @@
+//! The driver over loopback TLS against a rustls server that requires a client certificate (like
+//! stunnel with `verify = 2`), with the identity loaded from a real PKCS#12 file: the same code
+//! path as `tapclient --config` with a `[tls]` section, without root.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use common::client::{exchange, fast_reconnect, start_client, stop, CLIENT_MAC, WAIT};
+use common::lan_peer::{self, CLIENT_IP};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tapclient::config::{PasswordSource, TlsConfig};
+use tapclient::driver::{DriverError, TlsSetup};
+use tapclient_certs::{generate, Options, Pki};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+fn pki(dir: &Path) -> Pki {
+    generate(dir, &Options::default()).expect("test PKI")
+}
+
+/// A TLS server with the PKI's server certificate that requires a client certificate from the
+/// PKI's CA.
+fn acceptor(pki: &Pki) -> TlsAcceptor {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(pki.ca_der.clone())).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![CertificateDer::from(pki.server_der.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.server_key_der.clone())),
+        )
+        .unwrap();
+    TlsAcceptor::from(Arc::new(config))
+}
+
+/// The client's TLS setup, built the way `tapclient` builds it from a config.
+fn client_tls(pki: &Pki, pkcs12: &Path) -> TlsSetup {
+    let settings = TlsConfig {
+        ca: pki.ca_crt.clone(),
+        pkcs12: pkcs12.to_owned(),
+        password: PasswordSource::File(pki.client_pass.clone()),
+        verify_name: None,
+    };
+    let ca = tapclient::credentials::load_ca(&settings.ca).unwrap();
+    let identity =
+        tapclient::credentials::load_pkcs12(&settings.pkcs12, &settings.password).unwrap();
+    TlsSetup {
+        config: tapclient::tls::client_config(&ca, identity, None).unwrap(),
+        server_name: tapclient::tls::server_name("127.0.0.1"),
+        settings,
+    }
+}
+
+#[tokio::test]
+async fn traffic_flows_through_tls_with_a_pkcs12_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let acceptor = acceptor(&pki);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let tls = acceptor
+            .accept(tcp)
+            .await
+            .expect("client certificate accepted");
+        lan_peer::serve(tls, 2).await.unwrap()
+    });
+    let mut client = start_client(
+        port,
+        Some(client_tls(&pki, &pki.client_p12)),
+        fast_reconnect(),
+    );
+    exchange(&mut client, &lan_peer::udp_packet(b"inside TLS 1")).await;
+    exchange(&mut client, &lan_peer::udp_packet(b"inside TLS 2")).await;
+    let seen = tokio::time::timeout(WAIT, server).await.unwrap().unwrap();
+    assert_eq!(seen.gratuitous, vec![(CLIENT_MAC.0, CLIENT_IP)]);
+    assert_eq!(seen.client_mac_from_reply, Some(CLIENT_MAC.0));
+    stop(client).await;
+}
+
+#[tokio::test]
+async fn a_server_that_rejects_our_certificate_stops_the_client_without_retrying() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let acceptor = acceptor(&pki);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let mut attempts = 0;
+        // Accept until the client gives up; every handshake must fail on our side.
+        while let Ok(Ok((tcp, _))) =
+            tokio::time::timeout(std::time::Duration::from_secs(2), listener.accept()).await
+        {
+            attempts += 1;
+            assert!(
+                acceptor.accept(tcp).await.is_err(),
+                "foreign certificate accepted"
+            );
+        }
+        attempts
+    });
+    // A client certificate from another CA, as stunnel's verify = 2 would refuse it.
+    let client = start_client(
+        port,
+        Some(client_tls(&pki, &pki.other_client_p12)),
+        fast_reconnect(),
+    );
+    let (result, _) = tokio::time::timeout(WAIT, client.task)
+        .await
+        .unwrap()
+        .unwrap();
+    match result {
+        Err(DriverError::Authentication(why)) => {
+            assert!(why.contains("rejected our certificate"), "{why}");
+            assert!(why.contains("other-client.p12"), "names the file: {why}");
+        }
+        other => panic!("expected an authentication failure, got {other:?}"),
+    }
+    assert_eq!(server.await.unwrap(), 1, "no retry after a rejection");
+}
