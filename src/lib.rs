@@ -6,6 +6,7 @@ pub mod tls;
 pub mod framing;
 pub mod driver;
 pub mod netcfg;
+pub mod openvpn;
 pub mod tun;
 pub mod ether;
 #[cfg(test)]
