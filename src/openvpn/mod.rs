@@ -7,3 +7,5 @@ pub mod wire;
 pub mod keymethod;
 pub mod kdf;
 pub mod data;
+pub mod wrap;
+pub mod reliable;
