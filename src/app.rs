@@ -37,13 +37,15 @@ pub enum AppError {
     Runtime(std::io::Error),
     #[error(transparent)]
     Driver(#[from] DriverError),
+    #[error("{0} are not supported by this version of tapclient")]
+    NotYet(&'static str),
 }
 
 impl AppError {
     /// The documented exit code for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
-            AppError::NoConfig | AppError::Config(_) => exit::USAGE,
+            AppError::NoConfig | AppError::Config(_) | AppError::NotYet(_) => exit::USAGE,
             AppError::Credentials(_) | AppError::Tls(_) => exit::CREDENTIALS,
             AppError::Tun(_) | AppError::Netcfg(_) | AppError::Runtime(_) => exit::SYSTEM,
             AppError::Driver(DriverError::Authentication(_)) => exit::SERVER_AUTH,
@@ -114,7 +116,10 @@ fn check(path: &Path) -> Result<(), AppError> {
             ""
         }
     );
-    println!("ip: {}", config.ip.address);
+    match &config.ip {
+        Some(ip) => println!("ip: {}", ip.address),
+        None => println!("ip: pushed by the server"),
+    }
     match &config.tls {
         None => println!("tls: off (plain TCP: the server is not authenticated)"),
         Some(tls_config) => {
@@ -169,28 +174,31 @@ fn run(path: &Path) -> Result<(), AppError> {
 }
 
 async fn run_tunnel(config: &Config, tls: Option<TlsSetup>) -> Result<(), AppError> {
+    let Some(ip) = &config.ip else {
+        return Err(AppError::NotYet("OpenVPN servers"));
+    };
     let mut tun = OsTun::open(config.tun.name.as_deref())?;
     let settings = InterfaceSettings {
         ifname: tun.name().to_owned(),
-        address: config.ip.address,
+        address: ip.address,
         mtu: config.tun.mtu,
-        gateway: config.ip.gateway,
-        routes: config.ip.routes.clone(),
+        gateway: ip.gateway,
+        routes: ip.routes.clone(),
     };
     let mut journal = Journal::new();
     journal.apply(&netcfg::interface_plan(Os::current(), &settings))?;
     tracing::info!(
         tun = %tun.name(),
-        address = %config.ip.address,
+        address = %ip.address,
         mac = %config.ethernet.mac,
         mtu = config.tun.mtu,
         "interface configured"
     );
     let mut bridge = Bridge::new(BridgeConfig {
         mac: config.ethernet.mac,
-        address: config.ip.address,
-        gateway: config.ip.gateway,
-        routes: config.ip.routes.clone(),
+        address: ip.address,
+        gateway: ip.gateway,
+        routes: ip.routes.clone(),
     });
     let driver_config = DriverConfig {
         remote: config.server.remote.clone(),

@@ -110,7 +110,8 @@ pub(super) fn resolve(
         tls,
         tun,
         ethernet,
-        ip,
+        ip: Some(ip),
+        openvpn: None,
         reconnect,
     })
 }

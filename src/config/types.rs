@@ -24,7 +24,10 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     pub tun: TunConfig,
     pub ethernet: EthernetConfig,
-    pub ip: IpConfig,
+    /// simpletun: required (nothing is pushed). OpenVPN: `None` — the server pushes it.
+    pub ip: Option<IpConfig>,
+    /// OpenVPN settings; `Some` exactly when `server.protocol` is OpenVPN.
+    pub openvpn: Option<OpenVpnConfig>,
     pub reconnect: ReconnectConfig,
 }
 
@@ -32,6 +35,57 @@ pub struct Config {
 pub enum Protocol {
     /// A stream of 2-byte big-endian length-prefixed Ethernet frames (`simpletun -s -a`).
     Simpletun,
+    /// An OpenVPN 2.x server in TAP mode over TCP (`proto tcp-server`, `dev tap`).
+    OpenVpn,
+}
+
+/// Default TCP port of an OpenVPN server.
+pub const OPENVPN_DEFAULT_PORT: u16 = 1194;
+
+/// The largest OpenVPN packet we accept or send over TCP (a 1500-byte tun-mtu frame plus VLAN
+/// tag and crypto overhead fits with room to spare; OpenVPN's own buffers are a little larger).
+pub const OPENVPN_MAX_RECORD: usize = 2048;
+
+/// How the control channel is wrapped (must match the server's `tls-auth`/`tls-crypt`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlWrap {
+    None,
+    /// `tls-auth FILE DIRECTION` with HMAC digest `auth`.
+    TlsAuth {
+        key: PathBuf,
+        /// `key-direction`: clients normally use 1; `None` = bidirectional.
+        direction: Option<u8>,
+        digest: AuthDigest,
+    },
+    /// `tls-crypt FILE`.
+    TlsCrypt { key: PathBuf },
+}
+
+/// The `auth` digest for tls-auth HMACs (not negotiated: must equal the server's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthDigest {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+/// Data-channel key derivation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyDerivation {
+    /// Offer the TLS keying-material exporter (EKM); the server decides (it pushes `tls-ekm`).
+    Auto,
+    /// Do not offer EKM, so the server uses the legacy TLS 1.0 PRF.
+    Prf,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenVpnConfig {
+    pub wrap: ControlWrap,
+    /// Data ciphers offered (IV_CIPHERS), in preference order: names as OpenVPN spells them.
+    pub ciphers: Vec<String>,
+    pub key_derivation: KeyDerivation,
+    /// Time allowed from the first packet to an established tunnel (`hand-window`).
+    pub hand_window: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
