@@ -54,6 +54,11 @@ impl KeyBlock {
         Ok(block)
     }
 
+    /// Copies an exported block; the caller zeroizes its own copy.
+    pub fn from_bytes(bytes: &[u8; KEY_BLOCK_LEN]) -> KeyBlock {
+        KeyBlock(*bytes)
+    }
+
     /// The legacy derivation (§5.1): a master secret from our pre-master and both `random1`s,
     /// then the block from it, both `random2`s and the two session ids (ours first).
     pub fn from_prf(
@@ -321,6 +326,10 @@ mod tests {
         assert_eq!(keys.decrypt.hmac_key(20), Some(&counting::<20>(192)[..]));
         assert_eq!(keys.encrypt.cipher_key(65), None);
         assert_eq!(keys.decrypt.implicit_iv(), counting::<8>(192));
+        assert_eq!(
+            KeyBlock::from_bytes(block.as_bytes()).as_bytes(),
+            block.as_bytes()
+        );
         let server = block.server_keys();
         assert_eq!(server.encrypt.cipher, keys.decrypt.cipher);
         assert_eq!(server.decrypt.hmac, keys.encrypt.hmac);

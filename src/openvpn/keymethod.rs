@@ -457,17 +457,27 @@ mod tests {
         m
     }
 
+    fn encode(
+        options: &str,
+        username: &str,
+        password: &str,
+        peer_info: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, KeyMethodBuildError> {
+        let source = fixed_source();
+        let msg = ClientKeyMessage {
+            source: &source,
+            options,
+            username,
+            password,
+            peer_info,
+        };
+        msg.encode()
+    }
+
     #[test]
     fn client_message_layout_is_byte_exact() {
         let peer_info = "IV_VER=2.6.14\nIV_PROTO=142\n";
-        let msg = ClientKeyMessage {
-            source: &fixed_source(),
-            options: CLIENT_OCC,
-            username: "",
-            password: "",
-            peer_info,
-        };
-        let bytes = msg.encode().unwrap();
+        let bytes = encode(CLIENT_OCC, "", "", peer_info).unwrap();
         assert_eq!(bytes[..5], [0, 0, 0, 0, 2]);
         assert_eq!(bytes[5..53], counting::<48>(0x00));
         assert_eq!(bytes[53..85], counting::<32>(0x40));
@@ -484,91 +494,40 @@ mod tests {
 
     #[test]
     fn client_credentials_are_length_prefixed_and_nul_terminated() {
-        let msg = ClientKeyMessage {
-            source: &fixed_source(),
-            options: "V4",
-            username: "alice",
-            password: "pw",
-            peer_info: "",
-        };
-        let bytes = msg.encode().unwrap();
-        assert_eq!(
-            bytes[117..],
-            [
-                0, 3, b'V', b'4', 0, 0, 6, b'a', b'l', b'i', b'c', b'e', 0, 0, 3, b'p', b'w', 0, 0,
-                0
-            ]
-        );
+        let bytes = encode("V4", "alice", "pw", "").unwrap();
+        let tail = b"\0\x03V4\0\0\x06alice\0\0\x03pw\0\0\0";
+        assert_eq!(bytes[117..], tail[..]);
     }
 
     #[test]
     fn outgoing_limits_are_enforced() {
-        let source = fixed_source();
-        let base = ClientKeyMessage {
-            source: &source,
-            options: CLIENT_OCC,
-            username: "",
-            password: "",
-            peer_info: "",
-        };
-        let long_user = "u".repeat(127);
-        assert!(ClientKeyMessage {
-            username: &long_user,
-            ..base
-        }
-        .encode()
-        .is_ok());
-        let too_long = "u".repeat(128);
+        use KeyMethodBuildError as E;
+        let (ok_user, long) = ("u".repeat(127), "u".repeat(128));
+        assert!(encode(CLIENT_OCC, &ok_user, &ok_user, "").is_ok());
+        let too_long = |field, len, max| Err(E::StringTooLong { field, len, max });
         assert_eq!(
-            ClientKeyMessage {
-                password: &too_long,
-                ..base
-            }
-            .encode()
-            .unwrap_err(),
-            KeyMethodBuildError::StringTooLong {
-                field: Field::Password,
-                len: 129,
-                max: 128
-            }
+            encode("", &long, "", "").map(drop),
+            too_long(Field::Username, 129, 128)
+        );
+        assert_eq!(
+            encode("", "", &long, "").map(drop),
+            too_long(Field::Password, 129, 128)
         );
         let options = "o".repeat(512);
         assert_eq!(
-            ClientKeyMessage {
-                options: &options,
-                ..base
-            }
-            .encode()
-            .unwrap_err(),
-            KeyMethodBuildError::StringTooLong {
-                field: Field::Options,
-                len: 513,
-                max: 512
-            }
+            encode(&options, "", "", "").map(drop),
+            too_long(Field::Options, 513, 512)
         );
-        assert_eq!(
-            ClientKeyMessage {
-                username: "a\0b",
-                ..base
-            }
-            .encode()
-            .unwrap_err(),
-            KeyMethodBuildError::EmbeddedNul {
-                field: Field::Username
-            }
-        );
+        let nul = Err(E::EmbeddedNul {
+            field: Field::Username,
+        });
+        assert_eq!(encode("", "a\0b", "", "").map(drop), nul);
         let info = "x".repeat(1900);
-        assert!(matches!(
-            ClientKeyMessage {
-                peer_info: &info,
-                ..base
-            }
-            .encode(),
-            Err(KeyMethodBuildError::MessageTooLong {
-                len: 2134,
-                max: 2048
-            })
-        ));
+        let too_big = Err(E::MessageTooLong {
+            len: 2134,
+            max: 2048,
+        });
+        assert_eq!(encode(CLIENT_OCC, "", "", &info).map(drop), too_big);
     }
 
     #[test]
@@ -620,63 +579,32 @@ mod tests {
 
     #[test]
     fn server_message_errors_are_typed() {
+        use KeyMethodError as E;
         let good = stock_server_message();
+        let parse = |bytes: &[u8]| ServerKeyMessage::parse(bytes).map(drop);
         let with = |at: usize, byte: u8| {
             let mut b = good.clone();
             b[at] = byte;
-            ServerKeyMessage::parse(&b).unwrap_err()
+            parse(&b)
         };
-        assert_eq!(with(0, 1), KeyMethodError::NonZeroPrefix(0x0100_0000));
-        assert_eq!(with(4, 1), KeyMethodError::UnsupportedMethod(1));
-        assert_eq!(
-            with(178, b'x'),
-            KeyMethodError::Unterminated {
-                field: Field::Options
-            }
-        );
-        assert_eq!(
-            with(100, 0),
-            KeyMethodError::EmbeddedNul {
-                field: Field::Options
-            }
-        );
-        assert_eq!(
-            with(69, 0x10),
-            KeyMethodError::StringTooLong {
-                field: Field::Options,
-                len: 0x106c,
-                max: 4096
-            }
-        );
-        let mut trailing = good.clone();
-        trailing.push(7);
-        assert_eq!(
-            ServerKeyMessage::parse(&trailing).unwrap_err(),
-            KeyMethodError::TrailingBytes(1)
-        );
-        assert_eq!(
-            ServerKeyMessage::parse(&good[..40]).unwrap_err(),
-            KeyMethodError::Truncated {
-                field: Field::Random2,
-                needed: 32,
-                got: 3
-            }
-        );
-        assert_eq!(
-            ServerKeyMessage::parse(&good[..100]).unwrap_err(),
-            KeyMethodError::Truncated {
-                field: Field::Options,
-                needed: 108,
-                got: 29
-            }
-        );
-        assert!(matches!(
-            ServerKeyMessage::parse(&good[..184]),
-            Err(KeyMethodError::Truncated {
-                field: Field::PeerInfo,
-                ..
-            })
-        ));
+        let options = Field::Options;
+        assert_eq!(with(0, 1), Err(E::NonZeroPrefix(0x0100_0000)));
+        assert_eq!(with(4, 1), Err(E::UnsupportedMethod(1)));
+        assert_eq!(with(178, b'x'), Err(E::Unterminated { field: options }));
+        assert_eq!(with(100, 0), Err(E::EmbeddedNul { field: options }));
+        let too_long = E::StringTooLong {
+            field: options,
+            len: 0x106c,
+            max: 4096,
+        };
+        assert_eq!(with(69, 0x10), Err(too_long));
+        let trailing = [&good[..], &[7]].concat();
+        assert_eq!(parse(&trailing), Err(E::TrailingBytes(1)));
+        let truncated = |field, needed, got| Err(E::Truncated { field, needed, got });
+        assert_eq!(parse(&good[..40]), truncated(Field::Random2, 32, 3));
+        assert_eq!(parse(&good[..100]), truncated(options, 108, 29));
+        assert_eq!(parse(&good[..184]), truncated(Field::PeerInfo, 2, 1));
+        assert_eq!(parse(&good[..3]), truncated(Field::Header, 4, 3));
     }
 
     #[test]

@@ -9,3 +9,5 @@ pub mod kdf;
 pub mod data;
 pub mod wrap;
 pub mod reliable;
+pub mod occ;
+pub mod push;
