@@ -86,8 +86,18 @@ pub enum Problem {
     /// The deserializer's own description of a type mismatch.
     #[error("{message}")]
     WrongType { message: String },
-    #[error("{value:?} is not supported yet by this version; use \"simpletun\"")]
-    NotSupportedYet { value: String },
+    /// A section the chosen protocol needs (e.g. `[tls]` for OpenVPN).
+    #[error(
+        "this section is required with protocol = \"{protocol}\" ({why}); add it, e.g. {example}"
+    )]
+    RequiredByProtocol {
+        protocol: &'static str,
+        why: &'static str,
+        example: &'static str,
+    },
+    /// A section the chosen protocol does not use; `why` says why and what to do.
+    #[error("{why}")]
+    NotForProtocol { why: &'static str },
     #[error("unknown value {value:?}; expected one of {expected}")]
     UnknownValue {
         value: String,
@@ -139,6 +149,14 @@ pub enum Problem {
     RoutesNeedGateway { address: Ipv4Cidr },
     #[error("cannot be used together with `{other}`; keep only one of them")]
     Exclusive { other: &'static str },
+    /// A key that means something only next to `other`.
+    #[error("only applies together with `{other}`; {hint}")]
+    OnlyWith {
+        other: &'static str,
+        hint: &'static str,
+    },
+    #[error("{value:?} is listed more than once; keep one")]
+    Duplicate { value: String },
     #[error("{value:?} is not a usable environment variable name (empty, or contains '=' or NUL)")]
     BadEnvName { value: String },
     #[error(

@@ -13,15 +13,16 @@ use super::resolve::Context;
 use super::types::{EthernetConfig, IpConfig, Remote};
 use crate::ether::{Ipv4Cidr, MacAddr};
 
+/// `[ethernet]`; `address` is our configured address (`None` when the server pushes it).
 pub(super) fn resolve_ethernet(
     raw: Option<Spanned<RawEthernet>>,
     remote: &Remote,
-    ip: &IpConfig,
+    address: Option<Ipv4Cidr>,
     cx: &Context<'_>,
 ) -> Result<EthernetConfig, ConfigError> {
     let Some(mac) = raw.and_then(|raw| raw.into_inner().mac) else {
         return Ok(EthernetConfig {
-            mac: MacAddr::stable_local(mac_seed(remote, ip.address).as_bytes()),
+            mac: MacAddr::stable_local(mac_seed(remote, address).as_bytes()),
             mac_derived: true,
         });
     };
@@ -52,9 +53,13 @@ pub(super) fn resolve_ethernet(
 }
 
 /// The seed of the derived MAC: `<remote host>:<port>|<our IPv4 address>`, e.g.
-/// `198.18.0.1:55555|10.98.0.2`. Changing it changes every user's MAC: don't.
-pub(super) fn mac_seed(remote: &Remote, address: Ipv4Cidr) -> String {
-    format!("{}:{}|{}", remote.host, remote.port, address.addr())
+/// `198.18.0.1:55555|10.98.0.2`; with a pushed address (OpenVPN), `<host>:<port>|openvpn`.
+/// Changing it changes every user's MAC: don't.
+pub(super) fn mac_seed(remote: &Remote, address: Option<Ipv4Cidr>) -> String {
+    match address {
+        Some(address) => format!("{}:{}|{}", remote.host, remote.port, address.addr()),
+        None => format!("{}:{}|openvpn", remote.host, remote.port),
+    }
 }
 
 pub(super) fn resolve_ip(raw: Spanned<RawIp>, cx: &Context<'_>) -> Result<IpConfig, ConfigError> {
@@ -199,7 +204,11 @@ mod tests {
             port: 55555,
         };
         let address: Ipv4Cidr = "10.98.0.2/24".parse().unwrap();
-        assert_eq!(mac_seed(&remote, address), "198.18.0.1:55555|10.98.0.2");
+        assert_eq!(
+            mac_seed(&remote, Some(address)),
+            "198.18.0.1:55555|10.98.0.2"
+        );
+        assert_eq!(mac_seed(&remote, None), "198.18.0.1:55555|openvpn");
         let a = parse_ok(&with_ip("address = \"10.98.0.2/24\""));
         let b = parse_ok(&with_ip("address = \"10.98.0.3/24\""));
         assert!(a.ethernet.mac_derived && a.ethernet.mac.is_unicast());
@@ -329,6 +338,6 @@ mod tests {
             with_ip("address = \"10.98.0.2/24\"\ngateway = \"10.98.0.1\"\nroutes = [\"10.20/16\"]");
         assert!(message(&text).starts_with("office.toml:8: ip.routes: \"10.20/16\": expected"));
         let empty = parse_ok(&with_ip("address = \"10.98.0.2/24\"\nroutes = []"));
-        assert!(empty.ip.routes.is_empty());
+        assert!(empty.ip.unwrap().routes.is_empty());
     }
 }

@@ -11,8 +11,10 @@
 
 mod error;
 mod lan;
+mod openvpn;
 mod raw;
 mod resolve;
+mod tun;
 mod types;
 
 pub use error::{ConfigError, Problem};
@@ -112,6 +114,16 @@ remote = \"198.18.0.1\"
 [ip]
 address = \"10.98.0.2/24\"
 ";
+
+    /// The first lines of a valid OpenVPN config (7 lines), to append a section to.
+    pub const OPENVPN_MINIMAL: &str = "[server]
+protocol = \"openvpn\"
+remote = \"vpn.example.com\"
+
+[tls]
+ca = \"ca.crt\"
+pkcs12 = \"client.p12\"
+";
 }
 
 #[cfg(test)]
@@ -175,9 +187,11 @@ first_connect_attempts = 0
         assert_eq!(config.tun.mtu, 1400);
         assert_eq!(config.ethernet.mac, MacAddr([0x02, 0, 0x5e, 0x10, 0, 1]));
         assert!(!config.ethernet.mac_derived);
-        assert_eq!(config.ip.address.to_string(), "10.98.0.2/24");
-        assert_eq!(config.ip.gateway, Some(Ipv4Addr::new(10, 98, 0, 1)));
-        let routes: Vec<String> = config.ip.routes.iter().map(|r| r.to_string()).collect();
+        assert!(config.openvpn.is_none());
+        let ip = config.ip.as_ref().unwrap();
+        assert_eq!(ip.address.to_string(), "10.98.0.2/24");
+        assert_eq!(ip.gateway, Some(Ipv4Addr::new(10, 98, 0, 1)));
+        let routes: Vec<String> = ip.routes.iter().map(|r| r.to_string()).collect();
         assert_eq!(routes, ["10.20.0.0/16", "192.168.50.0/24"]);
         assert_eq!(config.reconnect.initial_delay, Duration::from_millis(500));
         assert_eq!(config.reconnect.max_delay, Duration::from_secs(60));
@@ -195,8 +209,9 @@ first_connect_attempts = 0
         assert!(config.ethernet.mac_derived);
         let expected = MacAddr::stable_local(b"198.18.0.1:55555|10.98.0.2");
         assert_eq!(config.ethernet.mac, expected);
-        assert_eq!(config.ip.gateway, None);
-        assert!(config.ip.routes.is_empty());
+        let ip = config.ip.as_ref().unwrap();
+        assert_eq!(ip.gateway, None);
+        assert!(ip.routes.is_empty());
         let defaults = ReconnectConfig::default();
         assert_eq!(config.reconnect.initial_delay, defaults.initial_delay);
         assert_eq!(config.reconnect.max_delay, defaults.max_delay);
@@ -319,18 +334,87 @@ first_connect_attempts = 0
         std::fs::write(&path, MINIMAL).unwrap();
         let config = load(&path).unwrap();
         assert_eq!(config.source, path);
-        assert_eq!(config.ip.address.to_string(), "10.98.0.2/24");
+        assert_eq!(config.ip.unwrap().address.to_string(), "10.98.0.2/24");
+    }
+
+    const FULL_OPENVPN: &str = r#"[server]
+protocol = "openvpn"
+remote = "vpn.example.com"
+connect_timeout = 5
+
+[tls]
+ca = "pki/ca.crt"
+pkcs12 = "client.p12"
+password_file = "client.pass"
+verify_name = "server"
+
+[openvpn]
+tls_auth = "ta.key"
+key_direction = 1
+auth = "sha256"
+ciphers = ["aes-128-gcm", "AES-256-GCM"]
+key_derivation = "prf"
+hand_window = 30
+
+[tun]
+mtu = 1400
+
+[reconnect]
+max_delay = 120
+"#;
+
+    #[test]
+    fn full_openvpn_config_parses_to_typed_values() {
+        let config = parse(FULL_OPENVPN, Path::new("/etc/tapclient/office.toml")).unwrap();
+        let server = &config.server;
+        assert_eq!(server.protocol, Protocol::OpenVpn);
+        assert_eq!(server.remote.to_string(), "vpn.example.com:1194");
+        assert_eq!(server.connect_timeout, Duration::from_secs(5));
+        assert_eq!(server.max_record, OPENVPN_MAX_RECORD);
+        let tls = config.tls.as_ref().unwrap();
+        assert_eq!(tls.ca, PathBuf::from("/etc/tapclient/pki/ca.crt"));
+        let pass = PathBuf::from("/etc/tapclient/client.pass");
+        assert_eq!(tls.password, PasswordSource::File(pass));
+        assert_eq!(tls.verify_name.as_deref(), Some("server"));
+        assert!(config.ip.is_none());
+        let openvpn = config.openvpn.as_ref().unwrap();
+        let wrap = ControlWrap::TlsAuth {
+            key: PathBuf::from("/etc/tapclient/ta.key"),
+            direction: Some(1),
+            digest: AuthDigest::Sha256,
+        };
+        assert_eq!(openvpn.wrap, wrap);
+        assert_eq!(openvpn.ciphers, ["AES-128-GCM", "AES-256-GCM"]);
+        assert_eq!(openvpn.key_derivation, KeyDerivation::Prf);
+        assert_eq!(openvpn.hand_window, Duration::from_secs(30));
+        assert_eq!(config.tun.mtu, 1400);
+        let seed = MacAddr::stable_local(b"vpn.example.com:1194|openvpn");
+        assert!(config.ethernet.mac_derived && config.ethernet.mac == seed);
+        assert_eq!(config.reconnect.max_delay, Duration::from_secs(120));
+    }
+
+    /// The ```toml blocks of `docs/config.md`: each is a complete config.
+    fn toml_blocks(doc: &str) -> Vec<&str> {
+        doc.split("```toml\n")
+            .skip(1)
+            .map(|rest| rest.split("```").next().unwrap_or(""))
+            .collect()
     }
 
     #[test]
-    fn the_complete_example_in_config_md_parses() {
+    fn the_complete_examples_in_config_md_parse() {
         let doc = include_str!("../../docs/config.md");
-        let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
-        let len = doc[start..].find("```").expect("the block ends");
-        let config = parse(&doc[start..start + len], Path::new("/etc/tapclient/a.toml")).unwrap();
-        assert_eq!(config.tun.name.as_deref(), Some("tap0"));
-        assert_eq!(config.ip.routes.len(), 2);
-        assert!(config.tls.is_some() && !config.ethernet.mac_derived);
+        let blocks = toml_blocks(doc);
+        assert_eq!(blocks.len(), 2, "one OpenVPN and one simpletun example");
+        let source = Path::new("/etc/tapclient/a.toml");
+        let openvpn = parse(blocks[0], source).unwrap();
+        let wrap = &openvpn.openvpn.as_ref().unwrap().wrap;
+        assert!(matches!(wrap, ControlWrap::TlsCrypt { .. }), "{wrap:?}");
+        assert_eq!(openvpn.server.remote.port, OPENVPN_DEFAULT_PORT);
+        let simpletun = parse(blocks[1], source).unwrap();
+        assert_eq!(simpletun.tun.name.as_deref(), Some("tap0"));
+        assert_eq!(simpletun.ip.unwrap().routes.len(), 2);
+        assert!(simpletun.tls.is_some() && !simpletun.ethernet.mac_derived);
     }
 
     #[test]
@@ -343,9 +427,29 @@ first_connect_attempts = 0
             .expect("the TLS example has a [tls] section");
         assert_eq!(tls_section.ca, examples.join("ca.crt"));
         assert_eq!(tls.server.remote.to_string(), "vpn.example.com:55555");
-        assert_eq!(tls.ip.routes.len(), 2);
+        assert_eq!(tls.ip.unwrap().routes.len(), 2);
         let plain = load(&examples.join("simpletun-plain.toml")).unwrap();
         assert!(plain.tls.is_none());
         assert_eq!(plain.server.remote.port, SIMPLETUN_DEFAULT_PORT);
+    }
+
+    #[test]
+    fn the_openvpn_example_loads() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples");
+        let config = load(&examples.join("openvpn-office.toml")).unwrap();
+        assert_eq!(config.server.protocol, Protocol::OpenVpn);
+        assert_eq!(config.server.remote.to_string(), "vpn.example.com:1194");
+        assert_eq!(config.tls.unwrap().verify_name.as_deref(), Some("server"));
+        assert!(config.ip.is_none());
+        let openvpn = config.openvpn.unwrap();
+        let wrap = ControlWrap::TlsAuth {
+            key: examples.join("ta.key"),
+            direction: Some(1),
+            digest: AuthDigest::Sha1,
+        };
+        assert_eq!(openvpn.wrap, wrap);
+        assert_eq!(openvpn.ciphers, OPENVPN_CIPHERS);
+        assert_eq!(openvpn.key_derivation, KeyDerivation::Auto);
+        assert_eq!(openvpn.hand_window, OPENVPN_DEFAULT_HAND_WINDOW);
     }
 }

@@ -23,6 +23,7 @@ pub(super) struct RawConfig {
     pub tun: Option<Spanned<RawTun>>,
     pub ethernet: Option<Spanned<RawEthernet>>,
     pub ip: Option<Spanned<RawIp>>,
+    pub openvpn: Option<Spanned<RawOpenVpn>>,
     pub reconnect: Option<Spanned<RawReconnect>>,
 }
 
@@ -63,6 +64,18 @@ pub(super) struct RawIp {
     pub address: Option<Spanned<String>>,
     pub gateway: Option<Spanned<String>>,
     pub routes: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an [openvpn] table")]
+pub(super) struct RawOpenVpn {
+    pub tls_auth: Option<Spanned<String>>,
+    pub key_direction: Option<Spanned<Int>>,
+    pub auth: Option<Spanned<String>>,
+    pub tls_crypt: Option<Spanned<String>>,
+    pub ciphers: Option<Spanned<Vec<Spanned<String>>>>,
+    pub key_derivation: Option<Spanned<String>>,
+    pub hand_window: Option<Spanned<Seconds>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,20 +13,16 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::{ConfigError, Problem};
-use super::lan::{resolve_ethernet, resolve_ip};
-use super::raw::{line_of, Int, RawConfig, RawReconnect, RawServer, RawTls, RawTun, Seconds};
+use super::lan::resolve_ethernet;
+use super::openvpn::protocol_sections;
+use super::raw::{line_of, RawConfig, RawReconnect, RawServer, RawTls, Seconds};
+use super::tun::resolve_tun;
 use super::types::*;
 
-/// Longest duration any setting accepts: one day.
+/// Longest duration most settings accept: one day.
 const MAX_SECONDS: f64 = 86_400.0;
 const SECONDS_RANGE: &str = "a number of seconds above 0 and at most 86400 (one day)";
 
-/// Smallest MTU every IPv4 host must handle (RFC 791).
-const MIN_MTU: i64 = 576;
-/// Largest MTU whose Ethernet frame (MTU + 14-byte header) fits a simpletun record.
-const MAX_MTU: i64 = 1986;
-const _: () = assert!(MAX_MTU as usize + 14 == SIMPLETUN_MAX_RECORD);
-const DEFAULT_MTU: u16 = 1500;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What phase two needs to know about the file: its text (for lines) and where it lives.
@@ -61,7 +57,7 @@ impl Context<'_> {
     }
 
     /// An absolute path: relative ones are taken from the config file's folder.
-    fn path(&self, value: Spanned<String>, key: &str) -> Result<PathBuf, ConfigError> {
+    pub fn path(&self, value: Spanned<String>, key: &str) -> Result<PathBuf, ConfigError> {
         if value.get_ref().is_empty() {
             return Err(self.invalid(value.span(), key, Problem::Empty));
         }
@@ -70,15 +66,28 @@ impl Context<'_> {
         Ok(joined.components().collect())
     }
 
+    /// A duration above 0 and at most one day.
     fn seconds(&self, value: &Spanned<Seconds>, key: &str) -> Result<Duration, ConfigError> {
+        self.seconds_up_to(value, key, MAX_SECONDS, SECONDS_RANGE, "a duration")
+    }
+
+    /// A duration above 0 and at most `max` seconds; `range` and `why` explain the limit.
+    pub fn seconds_up_to(
+        &self,
+        value: &Spanned<Seconds>,
+        key: &str,
+        max: f64,
+        range: &'static str,
+        why: &'static str,
+    ) -> Result<Duration, ConfigError> {
         let Seconds(secs) = *value.get_ref();
-        if secs > 0.0 && secs <= MAX_SECONDS {
+        if secs > 0.0 && secs <= max {
             Ok(Duration::from_secs_f64(secs))
         } else {
             let problem = Problem::OutOfRange {
                 value: secs.to_string(),
-                range: SECONDS_RANGE,
-                why: "a duration",
+                range,
+                why,
             };
             Err(self.invalid(value.span(), key, problem))
         }
@@ -94,15 +103,19 @@ pub(super) fn resolve(
         let example = "[server] with protocol = \"simpletun\" and remote = \"host:port\"";
         cx.invalid(0..0, "server", Problem::MissingSection { example })
     })?;
-    let server = resolve_server(server, cx)?;
+    let (server, protocol_span) = resolve_server(server, cx)?;
     let tls = raw.tls.map(|tls| resolve_tls(tls, cx)).transpose()?;
-    let tun = resolve_tun(raw.tun, cx)?;
-    let ip = raw.ip.ok_or_else(|| {
-        let example = "[ip] with address = \"10.98.0.2/24\"";
-        cx.invalid(0..0, "ip", Problem::MissingSection { example })
-    })?;
-    let ip = resolve_ip(ip, cx)?;
-    let ethernet = resolve_ethernet(raw.ethernet, &server.remote, &ip, cx)?;
+    let (ip, openvpn) = protocol_sections(
+        server.protocol,
+        &protocol_span,
+        raw.ip,
+        raw.openvpn,
+        tls.is_some(),
+        cx,
+    )?;
+    let tun = resolve_tun(raw.tun, server.protocol, cx)?;
+    let address = ip.as_ref().map(|ip| ip.address);
+    let ethernet = resolve_ethernet(raw.ethernet, &server.remote, address, cx)?;
     let reconnect = resolve_reconnect(raw.reconnect, cx)?;
     Ok(Config {
         source,
@@ -110,34 +123,39 @@ pub(super) fn resolve(
         tls,
         tun,
         ethernet,
-        ip: Some(ip),
-        openvpn: None,
+        ip,
+        openvpn,
         reconnect,
     })
 }
 
-fn resolve_server(raw: Spanned<RawServer>, cx: &Context<'_>) -> Result<ServerConfig, ConfigError> {
+/// `[server]`, and the span of its `protocol` value (other sections' rules depend on it).
+fn resolve_server(
+    raw: Spanned<RawServer>,
+    cx: &Context<'_>,
+) -> Result<(ServerConfig, Range<usize>), ConfigError> {
     let span = raw.span();
     let raw = raw.into_inner();
     let protocol = cx.required(
         raw.protocol,
         &span,
         "server.protocol",
-        "protocol = \"simpletun\"",
+        "protocol = \"openvpn\" (or \"simpletun\")",
     )?;
-    let protocol = match protocol.get_ref().as_str() {
-        "simpletun" => Protocol::Simpletun,
-        "openvpn" => {
-            let value = protocol.get_ref().clone();
-            let problem = Problem::NotSupportedYet { value };
-            return Err(cx.invalid(protocol.span(), "server.protocol", problem));
-        }
+    let protocol_span = protocol.span();
+    let (protocol, default_port, max_record) = match protocol.get_ref().as_str() {
+        "simpletun" => (
+            Protocol::Simpletun,
+            SIMPLETUN_DEFAULT_PORT,
+            SIMPLETUN_MAX_RECORD,
+        ),
+        "openvpn" => (Protocol::OpenVpn, OPENVPN_DEFAULT_PORT, OPENVPN_MAX_RECORD),
         other => {
             let problem = Problem::UnknownValue {
                 value: other.to_string(),
-                expected: "\"simpletun\" (\"openvpn\" is planned)",
+                expected: "\"simpletun\" or \"openvpn\"",
             };
-            return Err(cx.invalid(protocol.span(), "server.protocol", problem));
+            return Err(cx.invalid(protocol_span, "server.protocol", problem));
         }
     };
     let remote = cx.required(
@@ -146,7 +164,7 @@ fn resolve_server(raw: Spanned<RawServer>, cx: &Context<'_>) -> Result<ServerCon
         "server.remote",
         "remote = \"198.18.0.1:55555\"",
     )?;
-    let remote = parse_remote(remote.get_ref()).map_err(|why| {
+    let remote = parse_remote(remote.get_ref(), default_port).map_err(|why| {
         let value = remote.get_ref().clone();
         cx.invalid(
             remote.span(),
@@ -158,16 +176,18 @@ fn resolve_server(raw: Spanned<RawServer>, cx: &Context<'_>) -> Result<ServerCon
         Some(value) => cx.seconds(value, "server.connect_timeout")?,
         None => DEFAULT_CONNECT_TIMEOUT,
     };
-    Ok(ServerConfig {
+    let server = ServerConfig {
         protocol,
         remote,
         connect_timeout,
-        max_record: SIMPLETUN_MAX_RECORD,
-    })
+        max_record,
+    };
+    Ok((server, protocol_span))
 }
 
-/// `host:port`, `[v6]:port`, `host`, or a bare IPv6 literal; the port defaults to 55555.
-pub(super) fn parse_remote(text: &str) -> Result<Remote, &'static str> {
+/// `host:port`, `[v6]:port`, `host`, or a bare IPv6 literal; the port defaults to
+/// `default_port` (the protocol's).
+pub(super) fn parse_remote(text: &str, default_port: u16) -> Result<Remote, &'static str> {
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
         let (host, after) = rest
             .split_once(']')
@@ -197,7 +217,7 @@ pub(super) fn parse_remote(text: &str) -> Result<Remote, &'static str> {
         check_host_name(host)?;
     }
     let port = match port {
-        None => SIMPLETUN_DEFAULT_PORT,
+        None => default_port,
         Some(port) => match port.parse::<u16>() {
             Ok(port) if port != 0 => port,
             _ => return Err("the port must be a number from 1 to 65535"),
@@ -270,43 +290,6 @@ fn resolve_tls(raw: Spanned<RawTls>, cx: &Context<'_>) -> Result<TlsConfig, Conf
     })
 }
 
-fn resolve_tun(raw: Option<Spanned<RawTun>>, cx: &Context<'_>) -> Result<TunConfig, ConfigError> {
-    let Some(raw) = raw.map(Spanned::into_inner) else {
-        return Ok(TunConfig {
-            name: None,
-            mtu: DEFAULT_MTU,
-        });
-    };
-    if let Some(name) = &raw.name {
-        check_interface_name(name.get_ref()).map_err(|why| {
-            let value = name.get_ref().clone();
-            cx.invalid(
-                name.span(),
-                "tun.name",
-                Problem::BadInterfaceName { value, why },
-            )
-        })?;
-    }
-    let mtu = match raw.mtu {
-        None => DEFAULT_MTU,
-        Some(mtu) => match *mtu.get_ref() {
-            Int(value @ MIN_MTU..=MAX_MTU) => value as u16,
-            Int(value) => {
-                let problem = Problem::OutOfRange {
-                    value: value.to_string(),
-                    range: "576..=1986",
-                    why: "frames of mtu+14 bytes must fit simpletun's 2000-byte records",
-                };
-                return Err(cx.invalid(mtu.span(), "tun.mtu", problem));
-            }
-        },
-    };
-    Ok(TunConfig {
-        name: raw.name.map(Spanned::into_inner),
-        mtu,
-    })
-}
-
 fn resolve_reconnect(
     raw: Option<Spanned<RawReconnect>>,
     cx: &Context<'_>,
@@ -354,38 +337,6 @@ fn resolve_reconnect(
     })
 }
 
-/// A valid network interface name: 1..=15 bytes (Linux `IFNAMSIZ` minus the NUL), no '/', no
-/// whitespace or control characters, not `.` or `..` (Linux `dev_valid_name`); on macOS the
-/// kernel only creates `utunN`.
-pub(super) fn check_interface_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() {
-        return Err("it is empty; remove the key to let the system choose");
-    }
-    if name.len() > 15 {
-        return Err("it is longer than 15 bytes");
-    }
-    if name.contains('/') {
-        return Err("it contains '/'");
-    }
-    if name.chars().any(char::is_whitespace) {
-        return Err("it contains whitespace");
-    }
-    if name.chars().any(char::is_control) {
-        return Err("it contains a control character");
-    }
-    if name == "." || name == ".." {
-        return Err("'.' and '..' are reserved");
-    }
-    #[cfg(target_os = "macos")]
-    {
-        let digits = name.strip_prefix("utun").unwrap_or("");
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err("macOS only allows utunN names, like utun7");
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,7 +349,11 @@ mod tests {
 
     #[test]
     fn remote_forms() {
-        let ok = |text: &str| parse_remote(text).map(|r| (r.host, r.port)).unwrap();
+        let ok = |text: &str| {
+            parse_remote(text, SIMPLETUN_DEFAULT_PORT)
+                .map(|r| (r.host, r.port))
+                .unwrap()
+        };
         assert_eq!(ok("198.18.0.1:4443"), ("198.18.0.1".into(), 4443));
         assert_eq!(ok("198.18.0.1"), ("198.18.0.1".into(), 55555));
         assert_eq!(ok("vpn.example.com"), ("vpn.example.com".into(), 55555));
@@ -406,11 +361,13 @@ mod tests {
         assert_eq!(ok("[fd00::1]:443"), ("fd00::1".into(), 443));
         assert_eq!(ok("[fd00::1]"), ("fd00::1".into(), 55555));
         assert_eq!(ok("fd00::1"), ("fd00::1".into(), 55555));
+        let openvpn = parse_remote("vpn", OPENVPN_DEFAULT_PORT).unwrap();
+        assert_eq!(openvpn.port, 1194);
     }
 
     #[test]
     fn bad_remotes_say_why() {
-        let why = |text: &str| parse_remote(text).unwrap_err();
+        let why = |text: &str| parse_remote(text, SIMPLETUN_DEFAULT_PORT).unwrap_err();
         assert_eq!(why(""), "the host is empty");
         assert_eq!(why(":55555"), "the host is empty");
         assert_eq!(why("host:0"), "the port must be a number from 1 to 65535");
@@ -440,21 +397,22 @@ mod tests {
     }
 
     #[test]
-    fn openvpn_is_not_supported_yet_and_other_protocols_are_unknown() {
-        let text = with_server("remote = \"vpn\"\nprotocol = \"openvpn\"");
-        assert_eq!(
-            message(&text),
-            "office.toml:3: server.protocol: \"openvpn\" is not supported yet by this version; \
-             use \"simpletun\""
-        );
+    fn protocols_are_simpletun_or_openvpn() {
         let text = with_server("protocol = \"wireguard\"\nremote = \"vpn\"");
         assert_eq!(
             message(&text),
             "office.toml:2: server.protocol: unknown value \"wireguard\"; expected one of \
-             \"simpletun\" (\"openvpn\" is planned)"
+             \"simpletun\" or \"openvpn\""
         );
-        let text = with_server("remote = \"vpn\"");
-        assert!(message(&text).starts_with("office.toml:1: server.protocol: this key is required"));
+        let text = with_server("protocol = \"OpenVPN\"\nremote = \"vpn\"");
+        assert!(message(&text).starts_with("office.toml:2: server.protocol: unknown value"));
+        assert_eq!(
+            message(&with_server("remote = \"vpn\"")),
+            "office.toml:1: server.protocol: this key is required; add it, e.g. \
+             protocol = \"openvpn\" (or \"simpletun\")"
+        );
+        let config = crate::config::parse(MINIMAL, Path::new("a.toml")).unwrap();
+        assert_eq!(config.server.protocol, Protocol::Simpletun);
     }
 
     #[test]
@@ -507,51 +465,6 @@ mod tests {
             message(&text),
             "office.toml:10: tls.verify_name: must not be empty"
         );
-    }
-
-    #[test]
-    fn interface_names_follow_the_kernel_rules() {
-        assert_eq!(
-            check_interface_name(""),
-            Err("it is empty; remove the key to let the system choose")
-        );
-        assert_eq!(
-            check_interface_name("a-very-long-name"),
-            Err("it is longer than 15 bytes")
-        );
-        assert_eq!(check_interface_name("tap/0"), Err("it contains '/'"));
-        assert_eq!(check_interface_name("tap 0"), Err("it contains whitespace"));
-        assert_eq!(
-            check_interface_name("tap\u{1}"),
-            Err("it contains a control character")
-        );
-        assert_eq!(check_interface_name(".."), Err("'.' and '..' are reserved"));
-        #[cfg(target_os = "linux")]
-        assert_eq!(check_interface_name("exactly15bytes_"), Ok(()));
-        let text = format!("{MINIMAL}[tun]\nname = \"tap 0\"\n");
-        assert_eq!(
-            message(&text),
-            "office.toml:8: tun.name: \"tap 0\" is not a valid interface name: it contains whitespace"
-        );
-    }
-
-    #[test]
-    fn mtu_range_keeps_frames_inside_simpletun_records() {
-        for (mtu, line) in [("575", 8), ("1987", 8), ("-1", 8)] {
-            let text = format!("{MINIMAL}[tun]\nmtu = {mtu}\n");
-            assert_eq!(
-                message(&text),
-                format!(
-                    "office.toml:{line}: tun.mtu: {mtu} is out of range; use 576..=1986 \
-                     (frames of mtu+14 bytes must fit simpletun's 2000-byte records)"
-                )
-            );
-        }
-        for mtu in [576, 1986] {
-            let text = format!("{MINIMAL}[tun]\nmtu = {mtu}\n");
-            let config = crate::config::parse(&text, Path::new("a.toml")).unwrap();
-            assert_eq!(i64::from(config.tun.mtu), mtu);
-        }
     }
 
     #[test]

@@ -46,6 +46,13 @@ pub const OPENVPN_DEFAULT_PORT: u16 = 1194;
 /// tag and crypto overhead fits with room to spare; OpenVPN's own buffers are a little larger).
 pub const OPENVPN_MAX_RECORD: usize = 2048;
 
+/// The data ciphers tapclient implements (the AEAD ones), spelt as OpenVPN spells them, in the
+/// default preference order: stock OpenVPN 2.6's `IV_CIPHERS`.
+pub const OPENVPN_CIPHERS: [&str; 3] = ["AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305"];
+
+/// Default time allowed for the handshake (OpenVPN's own `hand-window` default).
+pub const OPENVPN_DEFAULT_HAND_WINDOW: Duration = Duration::from_secs(60);
+
 /// How the control channel is wrapped (must match the server's `tls-auth`/`tls-crypt`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ControlWrap {
@@ -53,12 +60,15 @@ pub enum ControlWrap {
     /// `tls-auth FILE DIRECTION` with HMAC digest `auth`.
     TlsAuth {
         key: PathBuf,
-        /// `key-direction`: clients normally use 1; `None` = bidirectional.
+        /// `key-direction`: clients normally use 1; `None` = bidirectional (the config file
+        /// always gives `Some(0)` or `Some(1)`, default 1).
         direction: Option<u8>,
         digest: AuthDigest,
     },
     /// `tls-crypt FILE`.
-    TlsCrypt { key: PathBuf },
+    TlsCrypt {
+        key: PathBuf,
+    },
 }
 
 /// The `auth` digest for tls-auth HMACs (not negotiated: must equal the server's).
@@ -67,6 +77,17 @@ pub enum AuthDigest {
     Sha1,
     Sha256,
     Sha512,
+}
+
+impl AuthDigest {
+    /// The name as OpenVPN's `auth` option writes it (`SHA1`, `SHA256`, `SHA512`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthDigest::Sha1 => "SHA1",
+            AuthDigest::Sha256 => "SHA256",
+            AuthDigest::Sha512 => "SHA512",
+        }
+    }
 }
 
 /// Data-channel key derivation.
@@ -81,11 +102,25 @@ pub enum KeyDerivation {
 #[derive(Debug, Clone)]
 pub struct OpenVpnConfig {
     pub wrap: ControlWrap,
-    /// Data ciphers offered (IV_CIPHERS), in preference order: names as OpenVPN spells them.
+    /// Data ciphers offered (IV_CIPHERS), in preference order: names as OpenVPN spells them
+    /// (upper case, members of [`OPENVPN_CIPHERS`]), never empty, no duplicates.
     pub ciphers: Vec<String>,
     pub key_derivation: KeyDerivation,
     /// Time allowed from the first packet to an established tunnel (`hand-window`).
     pub hand_window: Duration,
+}
+
+impl Default for OpenVpnConfig {
+    /// What an absent `[openvpn]` table means: no control-channel wrapping, the stock 2.6
+    /// cipher list, EKM offered, a 60-second hand window.
+    fn default() -> Self {
+        OpenVpnConfig {
+            wrap: ControlWrap::None,
+            ciphers: OPENVPN_CIPHERS.iter().map(|c| c.to_string()).collect(),
+            key_derivation: KeyDerivation::Auto,
+            hand_window: OPENVPN_DEFAULT_HAND_WINDOW,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +146,8 @@ pub struct ServerConfig {
     pub remote: Remote,
     /// TCP connect plus TLS handshake must finish within this.
     pub connect_timeout: Duration,
-    /// Largest record accepted from or sent to the server (simpletun: 2000).
+    /// Largest record accepted from or sent to the server ([`SIMPLETUN_MAX_RECORD`] or
+    /// [`OPENVPN_MAX_RECORD`]).
     pub max_record: usize,
 }
 
