@@ -4,24 +4,43 @@
 //! see a pause rather than a vanished interface.
 //!
 //! On every (re)connect the bridge is told the link is up: it forgets learned neighbours (a
-//! restarted server's TAP usually has a new MAC) and announces us with a gratuitous ARP.
+//! restarted server's TAP usually has a new MAC) and announces us with a gratuitous ARP. For
+//! OpenVPN that happens once the tunnel is established and the server's push applied.
 
+pub mod link;
 pub mod session;
 pub mod transport;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ReconnectConfig, Remote};
 use crate::ether::Bridge;
+use crate::openvpn::client::{Client, Settings as OpenVpnSettings};
 use crate::tun::PacketDevice;
+pub use link::{Configure, Endpoint, Link};
 pub use session::{Buffers, LinkCounters, SessionEnd};
 pub use transport::{ConnectError, TlsSetup};
+
+/// The protocol spoken with the server.
+#[derive(Clone)]
+pub enum Protocol {
+    /// Length-prefixed Ethernet frames, optionally inside TLS ([`DriverConfig::tls`]).
+    Simpletun,
+    /// OpenVPN: TLS runs inside its control channel, never around the TCP stream.
+    OpenVpn {
+        settings: Arc<OpenVpnSettings>,
+        /// The user's TLS files, to explain TLS failures.
+        tls_files: crate::config::TlsConfig,
+    },
+}
 
 /// What the driver needs to know, taken from the validated config.
 #[derive(Clone)]
 pub struct DriverConfig {
+    pub protocol: Protocol,
     pub remote: Remote,
     pub tls: Option<TlsSetup>,
     pub connect_timeout: Duration,
@@ -41,6 +60,12 @@ pub enum DriverError {
     },
     #[error("{0}")]
     Authentication(String),
+    /// The server stopped us for a reason other than authentication (HALT, an unusable push).
+    #[error("{0}")]
+    Refused(String),
+    /// The server's pushed configuration could not be applied to this system.
+    #[error("{0}")]
+    System(String),
 }
 
 /// Counters of the whole run, across connections.
@@ -55,11 +80,13 @@ pub struct RunStats {
 pub async fn run<T: PacketDevice>(
     config: &DriverConfig,
     tun: &mut T,
-    bridge: &mut Bridge,
+    bridge: &mut Option<Bridge>,
+    configure: &mut dyn Configure,
     shutdown: &CancellationToken,
     stats: &mut RunStats,
 ) -> Result<(), DriverError> {
     let mut buffers = Buffers::new(config.mtu);
+    let mut scratch = Vec::with_capacity(2048);
     let mut backoff = Backoff::new(&config.reconnect);
     let mut failed_first_attempts = 0u32;
     loop {
@@ -70,63 +97,111 @@ pub async fn run<T: PacketDevice>(
             () = shutdown.cancelled() => return Ok(()),
             result = connecting => result,
         };
-        match result {
+        let why = match result {
             Ok(stream) => {
                 if stats.connects > 0 {
                     stats.reconnects += 1;
                 }
                 stats.connects += 1;
-                backoff.reset();
                 log_connected(config, &stream);
                 let tcp_fd = Some(transport::tcp_fd(&stream));
+                let link = match &config.protocol {
+                    Protocol::Simpletun => Link::Simpletun,
+                    Protocol::OpenVpn { settings, .. } => {
+                        match Client::new(settings.clone(), Instant::now(), unix_now()) {
+                            Ok(client) => Link::OpenVpn(Box::new(client)),
+                            Err(e) => return Err(DriverError::Refused(e.to_string())),
+                        }
+                    }
+                };
+                let records_before = stats.link.records_in;
                 let end = session::Session {
                     tun: &mut *tun,
-                    bridge: &mut *bridge,
+                    endpoint: Endpoint {
+                        link,
+                        bridge: &mut *bridge,
+                        configure: &mut *configure,
+                        counters: &mut stats.link,
+                        max_record: config.max_record,
+                        scratch: &mut scratch,
+                    },
                     buffers: &mut buffers,
-                    counters: &mut stats.link,
-                    max_record: config.max_record,
                     tls: config.tls.as_ref(),
                     tcp_fd,
                     shutdown,
                 }
                 .run(stream)
                 .await;
-                bridge.link_down();
+                if let Some(bridge) = bridge.as_mut() {
+                    bridge.link_down();
+                }
                 match end {
                     SessionEnd::Shutdown => return Ok(()),
-                    SessionEnd::Rejected(why) => {
-                        return Err(DriverError::Authentication(format!(
-                            "{} rejected us: {why}",
-                            config.remote
-                        )))
-                    }
+                    SessionEnd::Fatal {
+                        authentication,
+                        reason,
+                        tls,
+                    } => return Err(fatal(config, authentication, reason, tls)),
+                    SessionEnd::System(why) => return Err(DriverError::System(why)),
                     SessionEnd::Lost(why) => {
-                        tracing::warn!("link to {} lost: {why}", config.remote)
+                        // A server that answered starts the backoff afresh.
+                        if stats.link.records_in > records_before {
+                            backoff.reset();
+                        }
+                        format!("link to {} lost: {why}", config.remote)
                     }
                 }
             }
             Err(ConnectError::Authentication(why)) => return Err(DriverError::Authentication(why)),
-            Err(ConnectError::Transient(why)) => {
-                if stats.connects == 0 {
-                    failed_first_attempts += 1;
-                    let limit = config.reconnect.first_connect_attempts;
-                    if limit != 0 && failed_first_attempts >= limit {
-                        return Err(DriverError::Unreachable {
-                            remote: config.remote.clone(),
-                            attempts: failed_first_attempts,
-                            last: why,
-                        });
-                    }
-                }
-                tracing::warn!("{why}");
+            Err(ConnectError::Transient(why)) => why,
+        };
+        if stats.connects == 0 {
+            failed_first_attempts += 1;
+            let limit = config.reconnect.first_connect_attempts;
+            if limit != 0 && failed_first_attempts >= limit {
+                return Err(DriverError::Unreachable {
+                    remote: config.remote.clone(),
+                    attempts: failed_first_attempts,
+                    last: why,
+                });
             }
         }
+        tracing::warn!("{why}");
         let delay = backoff.next_delay();
         tracing::info!("reconnecting in {:.1} s", delay.as_secs_f32());
         if wait_disconnected(delay, tun, &mut buffers, &mut stats.link, shutdown).await {
             return Ok(());
         }
     }
+}
+
+/// A fatal end of a session as the error the user sees.
+fn fatal(
+    config: &DriverConfig,
+    authentication: bool,
+    reason: String,
+    tls: Option<rustls::Error>,
+) -> DriverError {
+    let files = match &config.protocol {
+        Protocol::OpenVpn { tls_files, .. } => Some(tls_files),
+        Protocol::Simpletun => config.tls.as_ref().map(|setup| &setup.settings),
+    };
+    let reason = match (&tls, files) {
+        (Some(err), Some(files)) => crate::tls::explain(err, files),
+        _ => reason,
+    };
+    if authentication {
+        DriverError::Authentication(format!("{}: {reason}", config.remote))
+    } else {
+        DriverError::Refused(format!("{}: {reason}", config.remote))
+    }
+}
+
+/// Wall-clock seconds (OpenVPN's replay time field); 0 if the clock is before 1970.
+fn unix_now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32)
 }
 
 fn log_connected(config: &DriverConfig, stream: &transport::Stream) {

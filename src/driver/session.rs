@@ -16,8 +16,8 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::ether::{Bridge, FrameSink};
-use crate::framing::{self, Deframer, FramingError};
+use super::link::Endpoint;
+use crate::framing::FramingError;
 use crate::tun::PacketDevice;
 
 /// Largest number of TUN packets taken in one burst before writing to the server.
@@ -27,9 +27,6 @@ pub const READ_CHUNK: usize = 64 * 1024;
 /// Stop reading the TUN while this much is waiting to be written to the server (back-pressure:
 /// the TUN's own queue then fills and the kernel drops, as a full NIC queue would).
 pub const WRITE_HIGH_WATER: usize = 256 * 1024;
-/// Smallest frame we send: an Ethernet header (simpletun cannot take less).
-pub const MIN_FRAME: usize = 14;
-
 /// Why a session ended.
 #[derive(Debug)]
 pub enum SessionEnd {
@@ -37,8 +34,16 @@ pub enum SessionEnd {
     Shutdown,
     /// The connection is gone or unusable; the caller reconnects.
     Lost(LinkLoss),
-    /// The server refused our certificate (a TLS alert after the handshake): do not retry.
-    Rejected(String),
+    /// Do not retry: the server refused us (certificate, AUTH_FAILED, HALT) or failed
+    /// authentication itself.
+    Fatal {
+        authentication: bool,
+        reason: String,
+        /// The TLS failure behind it, to be explained with the user's file names.
+        tls: Option<rustls::Error>,
+    },
+    /// Applying the server's pushed configuration to the system failed.
+    System(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +56,8 @@ pub enum LinkLoss {
     Framing(#[from] FramingError),
     #[error("connection error: {0}")]
     Io(#[from] io::Error),
+    #[error("{0}")]
+    Server(String),
 }
 
 /// Link-level counters kept by the driver (the bridge keeps the Ethernet ones).
@@ -64,31 +71,10 @@ pub struct LinkCounters {
     pub tun_write_errors: u64,
     /// Frames we refused to send because their size breaks the peer's limits.
     pub frames_refused: u64,
-    /// TUN packets discarded while no connection was up.
+    /// TUN packets discarded while no connection (or no established tunnel) was up.
     pub dropped_link_down: u64,
-}
-
-/// The bridge's output for the link: frames become records in the write buffer.
-struct RecordSink<'a> {
-    out: &'a mut BytesMut,
-    scratch: &'a mut Vec<u8>,
-    max_record: usize,
-    counters: &'a mut LinkCounters,
-}
-
-impl FrameSink for RecordSink<'_> {
-    fn frame_buf(&mut self, len: usize) -> &mut [u8] {
-        let before = self.out.len();
-        if framing::reserve_record(self.out, len, MIN_FRAME, self.max_record).is_ok() {
-            self.counters.records_out += 1;
-            return &mut self.out[before + framing::HEADER_LEN..];
-        }
-        // Never put a record on the wire that the peer cannot take; the frame goes nowhere.
-        self.counters.frames_refused += 1;
-        self.scratch.clear();
-        self.scratch.resize(len, 0);
-        &mut self.scratch[..]
-    }
+    /// Packets from the server dropped by the link (failed authentication, replay, malformed).
+    pub packets_rejected: u64,
 }
 
 /// Buffers reused across sessions.
@@ -96,7 +82,6 @@ pub struct Buffers {
     read: BytesMut,
     write: BytesMut,
     packet: Vec<u8>,
-    scratch: Vec<u8>,
 }
 
 impl Buffers {
@@ -107,7 +92,6 @@ impl Buffers {
             write: BytesMut::with_capacity(WRITE_HIGH_WATER + READ_CHUNK),
             // Room for a packet a little over the MTU, so one is seen (and dropped) whole.
             packet: vec![0; usize::from(mtu) + 256],
-            scratch: Vec::new(),
         }
     }
 
@@ -123,12 +107,10 @@ impl Buffers {
 }
 
 /// Everything a session borrows from its caller.
-pub struct Session<'a, T> {
+pub struct Session<'a, 'e, T> {
     pub tun: &'a mut T,
-    pub bridge: &'a mut Bridge,
+    pub endpoint: Endpoint<'e>,
     pub buffers: &'a mut Buffers,
-    pub counters: &'a mut LinkCounters,
-    pub max_record: usize,
     /// For explaining TLS failures (names the user's files).
     pub tls: Option<&'a super::TlsSetup>,
     /// The TCP socket under the stream, for `TCP_QUICKACK` (see [`super::transport::quickack`]).
@@ -136,16 +118,14 @@ pub struct Session<'a, T> {
     pub shutdown: &'a CancellationToken,
 }
 
-impl<T: PacketDevice> Session<'_, T> {
-    /// Runs until the connection is lost or shutdown is requested. Starts by telling the bridge
-    /// the link is up (fresh neighbour table, gratuitous ARP); the caller tells it `link_down`.
+impl<T: PacketDevice> Session<'_, '_, T> {
+    /// Runs until the connection is lost or shutdown is requested. Starts the link (simpletun:
+    /// the bridge's link comes up at once; OpenVPN: the reset goes out).
     pub async fn run<S: AsyncRead + AsyncWrite>(self, stream: S) -> SessionEnd {
         let Session {
             tun,
-            bridge,
+            mut endpoint,
             buffers,
-            counters,
-            max_record,
             tls,
             tcp_fd,
             shutdown,
@@ -155,21 +135,14 @@ impl<T: PacketDevice> Session<'_, T> {
             read: rbuf,
             write: wbuf,
             packet,
-            scratch,
         } = buffers;
         let (mut reader, mut writer) = tokio::io::split(stream);
         let mut needs_flush = false;
-        bridge.link_up(
-            Instant::now(),
-            &mut RecordSink {
-                out: wbuf,
-                scratch,
-                max_record,
-                counters,
-            },
-        );
+        if let Err(end) = endpoint.start(Instant::now(), wbuf) {
+            return end;
+        }
         loop {
-            let deadline = bridge.poll_timeout().map(tokio::time::Instant::from_std);
+            let deadline = endpoint.poll_timeout().map(tokio::time::Instant::from_std);
             if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
                 rbuf.reserve(READ_CHUNK);
             }
@@ -186,7 +159,7 @@ impl<T: PacketDevice> Session<'_, T> {
                 progress = write_or_flush(&mut writer, wbuf), if !wbuf.is_empty() || needs_flush => match progress {
                     Ok(Some(0)) => return SessionEnd::Lost(LinkLoss::Closed),
                     Ok(Some(n)) => {
-                        counters.bytes_out += n as u64;
+                        endpoint.counters.bytes_out += n as u64;
                         wbuf.advance(n);
                         needs_flush = true;
                     }
@@ -197,26 +170,25 @@ impl<T: PacketDevice> Session<'_, T> {
                     Ok(0) if rbuf.is_empty() => return SessionEnd::Lost(LinkLoss::Closed),
                     Ok(0) => return SessionEnd::Lost(LinkLoss::Truncated(rbuf.len())),
                     Ok(n) => {
-                        counters.bytes_in += n as u64;
+                        endpoint.counters.bytes_in += n as u64;
                         if let Some(fd) = tcp_fd {
                             super::transport::quickack(fd);
                         }
-                        let mut sink = RecordSink { out: wbuf, scratch, max_record, counters: &mut *counters };
-                        if let Err(e) = handle_records(rbuf, max_record, bridge, tun, &mut sink) {
-                            return SessionEnd::Lost(e.into());
+                        if let Err(end) = endpoint.handle_records(Instant::now(), rbuf, tun, wbuf) {
+                            return end;
                         }
                     }
                     Err(e) => return lost(e, tls),
                 },
                 got = tun.recv(packet), if wbuf.len() < WRITE_HIGH_WATER => {
-                    let mut sink = RecordSink { out: wbuf, scratch, max_record, counters: &mut *counters };
-                    if let Err(e) = handle_tun_burst(got, tun, packet, bridge, &mut sink) {
+                    if let Err(e) = handle_tun_burst(got, tun, packet, &mut endpoint, wbuf) {
                         tracing::warn!("reading the TUN failed: {e}");
                     }
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {
-                    let mut sink = RecordSink { out: wbuf, scratch, max_record, counters: &mut *counters };
-                    bridge.handle_timeout(Instant::now(), &mut sink);
+                    if let Err(end) = endpoint.handle_timeout(Instant::now(), wbuf) {
+                        return end;
+                    }
                 }
             }
         }
@@ -244,40 +216,14 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 fn lost(e: io::Error, setup: Option<&super::TlsSetup>) -> SessionEnd {
     if let (Some(err), Some(setup)) = (super::transport::tls_error(&e), setup) {
         if super::transport::is_rejection_alert(err) {
-            return SessionEnd::Rejected(crate::tls::explain(err, &setup.settings));
+            return SessionEnd::Fatal {
+                authentication: true,
+                reason: crate::tls::explain(err, &setup.settings),
+                tls: None,
+            };
         }
     }
     SessionEnd::Lost(LinkLoss::Io(e))
-}
-
-/// Hands every complete record in `rbuf` to the bridge and the packets it yields to the TUN,
-/// then drops the consumed bytes.
-fn handle_records<T: PacketDevice>(
-    rbuf: &mut BytesMut,
-    max_record: usize,
-    bridge: &mut Bridge,
-    tun: &mut T,
-    sink: &mut RecordSink<'_>,
-) -> Result<(), FramingError> {
-    let now = Instant::now();
-    let mut deframer = Deframer::new(rbuf, max_record);
-    let result = loop {
-        match deframer.next_record() {
-            Ok(Some(frame)) => {
-                sink.counters.records_in += 1;
-                if let Some(packet) = bridge.handle_frame(now, frame, sink) {
-                    if tun.send(packet).is_err() {
-                        sink.counters.tun_write_errors += 1;
-                    }
-                }
-            }
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
-        }
-    };
-    let consumed = deframer.consumed();
-    rbuf.advance(consumed);
-    result
 }
 
 /// Encapsulates the packet just read and every other packet ready right now (up to
@@ -286,17 +232,17 @@ fn handle_tun_burst<T: PacketDevice>(
     first: io::Result<usize>,
     tun: &mut T,
     packet: &mut [u8],
-    bridge: &mut Bridge,
-    sink: &mut RecordSink<'_>,
+    endpoint: &mut Endpoint<'_>,
+    out: &mut BytesMut,
 ) -> io::Result<()> {
     let now = Instant::now();
-    bridge.handle_ip_packet(now, &packet[..first?], sink);
+    endpoint.handle_ip_packet(now, &packet[..first?], out);
     for _ in 1..TUN_BATCH {
-        if sink.out.len() >= WRITE_HIGH_WATER {
+        if out.len() >= WRITE_HIGH_WATER {
             break;
         }
         match tun.try_recv(packet)? {
-            Some(n) => bridge.handle_ip_packet(now, &packet[..n], sink),
+            Some(n) => endpoint.handle_ip_packet(now, &packet[..n], out),
             None => break,
         }
     }

@@ -308,6 +308,18 @@ pub struct ServerKeyMessage {
 }
 
 impl ServerKeyMessage {
+    /// The length of the server's message at the start of `stream` (TLS plaintext, where
+    /// control strings may follow in the same read), or `None` while it is incomplete. Counts
+    /// all four strings, which a 2.6 server always writes (empty ones as length 0, §3.1).
+    pub fn wire_len(stream: &[u8]) -> Option<usize> {
+        let mut pos = HEADER_LEN + 2 * RANDOM_LEN;
+        for _ in 0..4 {
+            let len = stream.get(pos..pos.checked_add(2)?)?;
+            pos = pos.checked_add(2 + usize::from(u16::from_be_bytes([len[0], len[1]])))?;
+        }
+        (stream.len() >= pos).then_some(pos)
+    }
+
     /// Parses the server layout. Absent trailing strings (the message ends right after the
     /// options, username or password) read as empty; a lone-NUL string reads as empty.
     pub fn parse(bytes: &[u8]) -> Result<ServerKeyMessage, KeyMethodError> {
@@ -693,5 +705,23 @@ mod tests {
             }
         }
         assert!(ok > 1_000 && err > 5_000, "ok {ok}, err {err}");
+    }
+
+    #[test]
+    fn server_message_length_is_found_at_the_front_of_the_stream() {
+        let mut msg = vec![0, 0, 0, 0, 2];
+        msg.extend_from_slice(&[0x11; 64]);
+        msg.extend_from_slice(&[0, 4]);
+        msg.extend_from_slice(b"V4,\0");
+        msg.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        let len = msg.len();
+        assert_eq!(len, 5 + 64 + 6 + 6);
+        let mut stream = msg.clone();
+        stream.extend_from_slice(b"PUSH_REPLY,ping 10\0");
+        assert_eq!(ServerKeyMessage::wire_len(&stream), Some(len));
+        assert!(ServerKeyMessage::parse(&stream[..len]).is_ok());
+        for cut in 0..len {
+            assert_eq!(ServerKeyMessage::wire_len(&stream[..cut]), None, "cut {cut}");
+        }
     }
 }

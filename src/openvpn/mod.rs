@@ -7,6 +7,7 @@ pub mod wire;
 pub mod keymethod;
 pub mod kdf;
 pub mod data;
+pub mod client;
 pub mod wrap;
 pub mod reliable;
 pub mod occ;

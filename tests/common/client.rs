@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::lan_peer;
 use tapclient::config::{ReconnectConfig, Remote};
-use tapclient::driver::{self, DriverConfig, DriverError, RunStats, TlsSetup};
+use tapclient::driver::{self, Configure, DriverConfig, DriverError, Protocol, RunStats, TlsSetup};
 use tapclient::ether::{Bridge, BridgeConfig, MacAddr};
 use tapclient::tun::memory::{MemoryTun, MemoryTunHandle};
 use tokio::task::JoinHandle;
@@ -15,6 +15,18 @@ use tokio_util::sync::CancellationToken;
 
 pub const CLIENT_MAC: MacAddr = MacAddr([0x02, 0x00, 0x5e, 0x10, 0x00, 0x02]);
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// simpletun servers push nothing.
+struct NoPush;
+
+impl Configure for NoPush {
+    fn pushed(
+        &mut self,
+        _: &tapclient::openvpn::push::PushedConfig,
+    ) -> Result<tapclient::ether::BridgeConfig, String> {
+        Err("a simpletun server pushes nothing".into())
+    }
+}
 
 pub struct Client {
     pub tun: MemoryTunHandle,
@@ -24,6 +36,7 @@ pub struct Client {
 
 pub fn start_client(port: u16, tls: Option<TlsSetup>, reconnect: ReconnectConfig) -> Client {
     let config = DriverConfig {
+        protocol: Protocol::Simpletun,
         remote: Remote {
             host: "127.0.0.1".into(),
             port,
@@ -35,17 +48,25 @@ pub fn start_client(port: u16, tls: Option<TlsSetup>, reconnect: ReconnectConfig
         reconnect,
     };
     let (mut tun, handle) = MemoryTun::pair(256);
-    let mut bridge = Bridge::new(BridgeConfig {
+    let mut bridge = Some(Bridge::new(BridgeConfig {
         mac: CLIENT_MAC,
         address: "10.98.0.2/24".parse().unwrap(),
         gateway: Some(Ipv4Addr::new(10, 98, 0, 1)),
         routes: vec![],
-    });
+    }));
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();
     let task = tokio::spawn(async move {
         let mut stats = RunStats::default();
-        let result = driver::run(&config, &mut tun, &mut bridge, &token, &mut stats).await;
+        let result = driver::run(
+            &config,
+            &mut tun,
+            &mut bridge,
+            &mut NoPush,
+            &token,
+            &mut stats,
+        )
+        .await;
         (result, stats)
     });
     Client {

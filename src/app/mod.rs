@@ -5,18 +5,23 @@
 //! (undo journal) → tunnel. Every exit path after the TUN exists undoes the journal and closes
 //! the TUN: a clean stop, a fatal error, and a panic (the journal's `Drop` runs on unwinding).
 
+mod netsetup;
+mod openvpn;
+
 use std::path::Path;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{exit, Cli, Command};
 use crate::config::{self, Config, ConfigError, TlsConfig};
 use crate::credentials::{self, CredentialsError};
-use crate::driver::{self, DriverConfig, DriverError, RunStats, TlsSetup};
-use crate::ether::{Bridge, BridgeConfig};
-use crate::netcfg::{self, InterfaceSettings, Journal, NetcfgError, Os};
+use crate::driver::{self, DriverConfig, DriverError, Protocol, RunStats, TlsSetup};
+use crate::ether::Bridge;
+use crate::netcfg::{InterfaceSettings, NetcfgError};
 use crate::tls::{self, TlsError};
 use crate::tun::{OsTun, TunError};
+use netsetup::NetSetup;
 
 /// Everything that stops the program, sorted by who can fix it (see the exit codes in `cli`).
 #[derive(Debug, thiserror::Error)]
@@ -37,19 +42,25 @@ pub enum AppError {
     Runtime(std::io::Error),
     #[error(transparent)]
     Driver(#[from] DriverError),
-    #[error("{0} are not supported by this version of tapclient")]
-    NotYet(&'static str),
+    #[error("an OpenVPN server needs the [tls] section (ca and pkcs12) in the config")]
+    OpenVpnWithoutTls,
+    #[error(transparent)]
+    OpenVpnSetup(#[from] openvpn::OpenVpnSetupError),
 }
 
 impl AppError {
     /// The documented exit code for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
-            AppError::NoConfig | AppError::Config(_) | AppError::NotYet(_) => exit::USAGE,
-            AppError::Credentials(_) | AppError::Tls(_) => exit::CREDENTIALS,
+            AppError::NoConfig | AppError::Config(_) | AppError::OpenVpnWithoutTls => exit::USAGE,
+            AppError::Credentials(_) | AppError::Tls(_) | AppError::OpenVpnSetup(_) => {
+                exit::CREDENTIALS
+            }
             AppError::Tun(_) | AppError::Netcfg(_) | AppError::Runtime(_) => exit::SYSTEM,
             AppError::Driver(DriverError::Authentication(_)) => exit::SERVER_AUTH,
             AppError::Driver(DriverError::Unreachable { .. }) => exit::UNREACHABLE,
+            AppError::Driver(DriverError::System(_)) => exit::SYSTEM,
+            AppError::Driver(DriverError::Refused(_)) => exit::RUNTIME,
         }
     }
 }
@@ -143,64 +154,78 @@ fn check(path: &Path) -> Result<(), AppError> {
     Ok(())
 }
 
-fn tls_setup(config: &Config, tls_config: &TlsConfig) -> Result<TlsSetup, AppError> {
+fn client_tls(tls_config: &TlsConfig) -> Result<Arc<rustls::ClientConfig>, AppError> {
     let ca = credentials::load_ca(&tls_config.ca)?;
     let identity = credentials::load_pkcs12(&tls_config.pkcs12, &tls_config.password)?;
     tracing::info!(subject = %identity.subject(), expires = %identity.not_after(), "client certificate");
-    let client = tls::client_config(&ca, identity, tls_config.verify_name.as_deref())?;
-    Ok(TlsSetup {
-        config: client,
-        server_name: tls::server_name(&config.server.remote.host),
-        settings: tls_config.clone(),
-    })
+    Ok(tls::client_config(
+        &ca,
+        identity,
+        tls_config.verify_name.as_deref(),
+    )?)
+}
+
+/// How to talk to the server: the protocol, and TLS around the stream (simpletun only).
+fn protocol(config: &Config) -> Result<(Protocol, Option<TlsSetup>), AppError> {
+    let tls_files = config.tls.as_ref();
+    match (&config.openvpn, tls_files) {
+        (Some(openvpn), Some(files)) => {
+            let settings = self::openvpn::settings(config, openvpn, client_tls(files)?)?;
+            let protocol = Protocol::OpenVpn {
+                settings: Arc::new(settings),
+                tls_files: files.clone(),
+            };
+            Ok((protocol, None))
+        }
+        (Some(_), None) => Err(AppError::OpenVpnWithoutTls),
+        (None, Some(files)) => {
+            let setup = TlsSetup {
+                config: client_tls(files)?,
+                server_name: tls::server_name(&config.server.remote.host),
+                settings: files.clone(),
+            };
+            Ok((Protocol::Simpletun, Some(setup)))
+        }
+        (None, None) => {
+            tracing::warn!(
+                "TLS is off: the server is not authenticated and traffic is not encrypted"
+            );
+            Ok((Protocol::Simpletun, None))
+        }
+    }
 }
 
 /// `tapclient --config FILE`: run the tunnel until SIGINT/SIGTERM.
 fn run(path: &Path) -> Result<(), AppError> {
     let config = config::load(path)?;
-    let tls = config
-        .tls
-        .as_ref()
-        .map(|t| tls_setup(&config, t))
-        .transpose()?;
-    if tls.is_none() {
-        tracing::warn!("TLS is off: the server is not authenticated and traffic is not encrypted");
-    }
+    let (protocol, tls) = protocol(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(AppError::Runtime)?;
-    runtime.block_on(run_tunnel(&config, tls))
+    runtime.block_on(run_tunnel(&config, protocol, tls))
 }
 
-async fn run_tunnel(config: &Config, tls: Option<TlsSetup>) -> Result<(), AppError> {
-    let Some(ip) = &config.ip else {
-        return Err(AppError::NotYet("OpenVPN servers"));
-    };
+async fn run_tunnel(
+    config: &Config,
+    protocol: Protocol,
+    tls: Option<TlsSetup>,
+) -> Result<(), AppError> {
     let mut tun = OsTun::open(config.tun.name.as_deref())?;
-    let settings = InterfaceSettings {
-        ifname: tun.name().to_owned(),
-        address: ip.address,
-        mtu: config.tun.mtu,
-        gateway: ip.gateway,
-        routes: ip.routes.clone(),
-    };
-    let mut journal = Journal::new();
-    journal.apply(&netcfg::interface_plan(Os::current(), &settings))?;
-    tracing::info!(
-        tun = %tun.name(),
-        address = %ip.address,
-        mac = %config.ethernet.mac,
-        mtu = config.tun.mtu,
-        "interface configured"
-    );
-    let mut bridge = Bridge::new(BridgeConfig {
-        mac: config.ethernet.mac,
-        address: ip.address,
-        gateway: ip.gateway,
-        routes: ip.routes.clone(),
-    });
+    let mut net = NetSetup::new(tun.name().to_owned(), config.tun.mtu, config.ethernet.mac);
+    // simpletun: nothing is pushed, the interface is configured now; OpenVPN: on the push.
+    if let Some(ip) = &config.ip {
+        net.apply(InterfaceSettings {
+            ifname: tun.name().to_owned(),
+            address: ip.address,
+            mtu: config.tun.mtu,
+            gateway: ip.gateway,
+            routes: ip.routes.clone(),
+        })?;
+    }
+    let mut bridge = net.bridge_config().map(Bridge::new);
     let driver_config = DriverConfig {
+        protocol,
         remote: config.server.remote.clone(),
         tls,
         connect_timeout: config.server.connect_timeout,
@@ -211,13 +236,26 @@ async fn run_tunnel(config: &Config, tls: Option<TlsSetup>) -> Result<(), AppErr
     let shutdown = CancellationToken::new();
     let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
     let mut stats = RunStats::default();
-    let result = driver::run(&driver_config, &mut tun, &mut bridge, &shutdown, &mut stats).await;
+    let result = driver::run(
+        &driver_config,
+        &mut tun,
+        &mut bridge,
+        &mut net,
+        &shutdown,
+        &mut stats,
+    )
+    .await;
     signals.abort();
-    journal.undo_all();
+    net.undo();
     drop(tun);
+    let ethernet = bridge
+        .as_ref()
+        .map(Bridge::counters)
+        .cloned()
+        .unwrap_or_default();
     tracing::info!(
         "stopped; network configuration undone; {}",
-        summary(&stats, bridge.counters())
+        summary(&stats, &ethernet)
     );
     Ok(result?)
 }

@@ -1,0 +1,170 @@
+//! Our address, MTU and routes on the TUN: from the config (simpletun) or from the server's push
+//! (OpenVPN), applied through the netcfg undo journal.
+
+use crate::driver::Configure;
+use crate::ether::{BridgeConfig, MacAddr};
+use crate::netcfg::{self, InterfaceSettings, Journal, NetcfgError, Os};
+use crate::openvpn::push::{PushedConfig, RouteGateway, RouteVia};
+
+/// The interface as configured so far, and the journal that can take it back.
+pub struct NetSetup {
+    journal: Journal,
+    ifname: String,
+    /// The MTU the user configured: the most we use, whatever the server pushes.
+    mtu: u16,
+    mac: MacAddr,
+    applied: Option<InterfaceSettings>,
+}
+
+impl NetSetup {
+    pub fn new(ifname: String, mtu: u16, mac: MacAddr) -> NetSetup {
+        NetSetup {
+            journal: Journal::new(),
+            ifname,
+            mtu,
+            mac,
+            applied: None,
+        }
+    }
+
+    /// Brings the interface to `settings`; nothing happens if it is there already, and a
+    /// different earlier configuration is undone first.
+    pub fn apply(&mut self, settings: InterfaceSettings) -> Result<(), NetcfgError> {
+        if self.applied.as_ref() == Some(&settings) {
+            return Ok(());
+        }
+        self.journal.undo_all();
+        self.applied = None;
+        self.journal
+            .apply(&netcfg::interface_plan(Os::current(), &settings))?;
+        tracing::info!(
+            tun = %settings.ifname,
+            address = %settings.address,
+            mtu = settings.mtu,
+            mac = %self.mac,
+            routes = ?settings.routes,
+            "interface configured"
+        );
+        self.applied = Some(settings);
+        Ok(())
+    }
+
+    /// Takes back every change (also done when dropped).
+    pub fn undo(&mut self) {
+        self.journal.undo_all();
+        self.applied = None;
+    }
+
+    /// The Ethernet settings matching what was applied.
+    pub fn bridge_config(&self) -> Option<BridgeConfig> {
+        self.applied.as_ref().map(|s| BridgeConfig {
+            mac: self.mac,
+            address: s.address,
+            gateway: s.gateway,
+            routes: s.routes.clone(),
+        })
+    }
+}
+
+impl Configure for NetSetup {
+    fn pushed(&mut self, pushed: &PushedConfig) -> Result<BridgeConfig, String> {
+        let settings = from_push(&self.ifname, self.mtu, pushed)?;
+        self.apply(settings)
+            .map_err(|e| format!("cannot apply the server's configuration: {e}"))?;
+        self.bridge_config()
+            .ok_or_else(|| "no interface configuration".to_owned())
+    }
+}
+
+/// The interface settings a push asks for (TAP mode: `ifconfig ADDRESS NETMASK`).
+pub fn from_push(
+    ifname: &str,
+    max_mtu: u16,
+    pushed: &PushedConfig,
+) -> Result<InterfaceSettings, String> {
+    let address = pushed.ifconfig.ok_or(
+        "the server pushed no address (ifconfig); servers that expect DHCP over the tunnel \
+         are not supported yet",
+    )?;
+    let gateway = match pushed.route_gateway {
+        Some(RouteGateway::Addr(ip)) => Some(ip),
+        Some(RouteGateway::Dhcp) => {
+            tracing::warn!("the server wants the route gateway learned by DHCP, which is not supported yet; pushed routes are not installed");
+            None
+        }
+        None => None,
+    };
+    let mut routes = Vec::new();
+    for route in &pushed.routes {
+        match (route.gateway, gateway) {
+            (None | Some(RouteVia::VpnGateway), Some(_)) => routes.push(route.network.trunc()),
+            (Some(RouteVia::Addr(ip)), Some(gw)) if ip == gw => routes.push(route.network.trunc()),
+            (via, _) => tracing::warn!(
+                route = %route.network,
+                ?via,
+                "not installing a pushed route whose gateway is not the pushed route-gateway"
+            ),
+        }
+    }
+    if pushed.redirect_gateway.is_some() {
+        tracing::warn!("the server pushed redirect-gateway; tapclient does not redirect the default route yet, only pushed routes go through the tunnel");
+    }
+    Ok(InterfaceSettings {
+        ifname: ifname.to_owned(),
+        address,
+        mtu: pushed.tun_mtu.map_or(max_mtu, |m| m.min(max_mtu)),
+        gateway,
+        routes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(options: &[&str]) -> PushedConfig {
+        PushedConfig::from_options(options).unwrap()
+    }
+
+    #[test]
+    fn a_stock_tap_push_gives_the_address_netmask_and_gateway() {
+        // §7.1: what a stock `server 10.99.0.0 255.255.255.0` TAP server pushes.
+        let pushed = push(&[
+            "route-gateway 10.99.0.1",
+            "ping 10",
+            "ping-restart 60",
+            "ifconfig 10.99.0.2 255.255.255.0",
+            "peer-id 0",
+            "cipher AES-256-GCM",
+            "protocol-flags cc-exit tls-ekm dyn-tls-crypt",
+            "tun-mtu 1500",
+        ]);
+        let s = from_push("tc0", 1500, &pushed).unwrap();
+        assert_eq!(s.address.to_string(), "10.99.0.2/24");
+        assert_eq!(s.gateway, Some("10.99.0.1".parse().unwrap()));
+        assert_eq!(s.mtu, 1500);
+        assert!(s.routes.is_empty());
+    }
+
+    #[test]
+    fn pushed_routes_go_via_the_route_gateway_and_the_mtu_never_grows() {
+        let pushed = push(&[
+            "route 10.77.0.0 255.255.255.0",
+            "route 10.78.1.0 255.255.0.0 vpn_gateway",
+            "route 192.0.2.0 255.255.255.0 net_gateway",
+            "route-gateway 10.99.0.1",
+            "ifconfig 10.99.0.2 255.255.255.0",
+            "tun-mtu 1500",
+        ]);
+        let s = from_push("tc0", 1400, &pushed).unwrap();
+        let routes: Vec<String> = s.routes.iter().map(ToString::to_string).collect();
+        assert_eq!(routes, ["10.77.0.0/24", "10.78.0.0/16"]);
+        assert_eq!(s.mtu, 1400, "never above the configured MTU");
+    }
+
+    #[test]
+    fn a_push_without_an_address_is_refused_with_a_reason() {
+        let err = from_push("tc0", 1500, &push(&["route-gateway dhcp"])).unwrap_err();
+        assert!(err.contains("no address"), "{err}");
+    }
+}

@@ -1,0 +1,401 @@
+//! What travels in the records of one connection, and the glue between the bridge and it.
+//!
+//! - simpletun: each record is one Ethernet frame; the bridge writes frames straight into the
+//!   socket's write buffer (no copy beyond the one from the TUN).
+//! - OpenVPN: each record is one OpenVPN packet; the [`Client`] engine turns data packets into
+//!   frames (decrypted in place in the receive buffer) and frames into data packets (the bridge
+//!   writes a frame into a reused scratch buffer, which is encrypted into the write buffer).
+//!   Control packets, pings and events come from the engine after every input.
+//!
+//! The Ethernet layer only exists once the link knows our address: from the config for
+//! simpletun, from the server's push for OpenVPN ([`Configure::pushed`]).
+
+use std::time::Instant;
+
+use bytes::{BufMut, BytesMut};
+
+use super::session::{LinkCounters, LinkLoss, SessionEnd};
+use crate::ether::{Bridge, BridgeConfig, FrameSink};
+use crate::framing::{self, Deframer};
+use crate::openvpn::client::{Client, Event};
+use crate::openvpn::push::PushedConfig;
+use crate::tun::PacketDevice;
+
+/// Smallest frame we send: an Ethernet header (simpletun cannot take less).
+pub const MIN_FRAME: usize = 14;
+/// Bytes reserved for OpenVPN's data-channel overhead around a frame (header, packet-id, tag,
+/// compression byte: at most 26 today).
+const OPENVPN_OVERHEAD: usize = 64;
+
+/// Applies a pushed configuration to the system; returns the Ethernet settings to use.
+pub trait Configure: Send {
+    fn pushed(&mut self, pushed: &PushedConfig) -> Result<BridgeConfig, String>;
+}
+
+/// The protocol of one connection.
+pub enum Link {
+    Simpletun,
+    OpenVpn(Box<Client>),
+}
+
+/// One connection's link with what it drives.
+pub struct Endpoint<'a> {
+    pub link: Link,
+    pub bridge: &'a mut Option<Bridge>,
+    pub configure: &'a mut dyn Configure,
+    pub counters: &'a mut LinkCounters,
+    pub max_record: usize,
+    /// Reused: a frame on its way to encryption, a control packet on its way out.
+    pub scratch: &'a mut Vec<u8>,
+}
+
+/// The bridge's output for a simpletun link: frames become records in the write buffer.
+struct RecordSink<'a> {
+    out: &'a mut BytesMut,
+    scratch: &'a mut Vec<u8>,
+    max_record: usize,
+    counters: &'a mut LinkCounters,
+}
+
+impl FrameSink for RecordSink<'_> {
+    fn frame_buf(&mut self, len: usize) -> &mut [u8] {
+        let before = self.out.len();
+        if framing::reserve_record(self.out, len, MIN_FRAME, self.max_record).is_ok() {
+            self.counters.records_out += 1;
+            return &mut self.out[before + framing::HEADER_LEN..];
+        }
+        // Never put a record on the wire that the peer cannot take; the frame goes nowhere.
+        self.counters.frames_refused += 1;
+        self.scratch.clear();
+        self.scratch.resize(len, 0);
+        &mut self.scratch[..]
+    }
+}
+
+/// The bridge's output for an OpenVPN link: each frame is built in `scratch`, then encrypted
+/// into a record when the next one starts or at [`OpenVpnSink::finish`].
+struct OpenVpnSink<'a> {
+    client: &'a mut Client,
+    now: Instant,
+    out: &'a mut BytesMut,
+    scratch: &'a mut Vec<u8>,
+    pending: bool,
+    max_record: usize,
+    counters: &'a mut LinkCounters,
+}
+
+impl FrameSink for OpenVpnSink<'_> {
+    fn frame_buf(&mut self, len: usize) -> &mut [u8] {
+        self.seal_pending();
+        self.scratch.clear();
+        self.scratch.resize(len, 0);
+        self.pending = true;
+        &mut self.scratch[..]
+    }
+}
+
+impl OpenVpnSink<'_> {
+    fn seal_pending(&mut self) {
+        if !std::mem::take(&mut self.pending) {
+            return;
+        }
+        let (client, now, counters) = (&mut *self.client, self.now, &mut *self.counters);
+        let frame = &self.scratch[..];
+        let sealed = write_record(
+            self.out,
+            frame.len() + OPENVPN_OVERHEAD,
+            self.max_record,
+            |buf| client.encrypt_frame(now, frame, buf).ok(),
+        );
+        if sealed {
+            counters.records_out += 1;
+        } else {
+            counters.frames_refused += 1;
+        }
+    }
+
+    fn finish(mut self) {
+        self.seal_pending();
+    }
+}
+
+/// Appends a record whose payload `fill` writes into a buffer of `room` bytes, returning the
+/// length it used; nothing is appended when it returns `None` or the length breaks the limits.
+fn write_record(
+    out: &mut BytesMut,
+    room: usize,
+    max_record: usize,
+    fill: impl FnOnce(&mut [u8]) -> Option<usize>,
+) -> bool {
+    let start = out.len();
+    out.put_u16(0);
+    out.resize(start + framing::HEADER_LEN + room, 0);
+    match fill(&mut out[start + framing::HEADER_LEN..]) {
+        Some(n) if n > 0 && n <= max_record.min(room) => {
+            out.truncate(start + framing::HEADER_LEN + n);
+            out[start..start + framing::HEADER_LEN].copy_from_slice(&(n as u16).to_be_bytes());
+            true
+        }
+        _ => {
+            out.truncate(start);
+            false
+        }
+    }
+}
+
+impl Endpoint<'_> {
+    /// The connection is up: simpletun's link is usable at once; OpenVPN sends its reset.
+    pub fn start(&mut self, now: Instant, out: &mut BytesMut) -> Result<(), SessionEnd> {
+        match &mut self.link {
+            Link::Simpletun => {
+                if let Some(bridge) = self.bridge.as_mut() {
+                    let mut sink = RecordSink {
+                        out,
+                        scratch: self.scratch,
+                        max_record: self.max_record,
+                        counters: self.counters,
+                    };
+                    bridge.link_up(now, &mut sink);
+                }
+                Ok(())
+            }
+            Link::OpenVpn(_) => self.after_openvpn_input(now, out),
+        }
+    }
+
+    /// Every complete record in `rbuf` through the link and the bridge, packets to the TUN;
+    /// the consumed bytes are dropped from `rbuf`.
+    pub fn handle_records<T: PacketDevice>(
+        &mut self,
+        now: Instant,
+        rbuf: &mut BytesMut,
+        tun: &mut T,
+        out: &mut BytesMut,
+    ) -> Result<(), SessionEnd> {
+        let mut consumed = 0;
+        let result = loop {
+            let range = match Deframer::new(&rbuf[consumed..], self.max_record).next_record() {
+                Ok(Some(record)) => {
+                    let start = consumed + framing::HEADER_LEN;
+                    consumed = start + record.len();
+                    start..consumed
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(SessionEnd::Lost(LinkLoss::Framing(e))),
+            };
+            self.counters.records_in += 1;
+            self.handle_record(now, &mut rbuf[range], tun, out);
+        };
+        bytes::Buf::advance(rbuf, consumed);
+        result?;
+        match self.link {
+            Link::Simpletun => Ok(()),
+            Link::OpenVpn(_) => self.after_openvpn_input(now, out),
+        }
+    }
+
+    fn handle_record<T: PacketDevice>(
+        &mut self,
+        now: Instant,
+        record: &mut [u8],
+        tun: &mut T,
+        out: &mut BytesMut,
+    ) {
+        let (frame, bridge) = match &mut self.link {
+            Link::Simpletun => (Some(&*record), self.bridge.as_mut()),
+            Link::OpenVpn(client) => match client.handle_packet(now, record) {
+                Ok(frame) => (frame, self.bridge.as_mut()),
+                Err(e) => {
+                    self.counters.packets_rejected += 1;
+                    tracing::debug!("dropped a packet from the server: {e}");
+                    return;
+                }
+            },
+        };
+        let (Some(frame), Some(bridge)) = (frame, bridge) else {
+            return;
+        };
+        let packet = match &mut self.link {
+            Link::Simpletun => bridge.handle_frame(
+                now,
+                frame,
+                &mut RecordSink {
+                    out,
+                    scratch: self.scratch,
+                    max_record: self.max_record,
+                    counters: self.counters,
+                },
+            ),
+            Link::OpenVpn(client) => {
+                let mut sink = OpenVpnSink {
+                    client,
+                    now,
+                    out,
+                    scratch: self.scratch,
+                    pending: false,
+                    max_record: self.max_record,
+                    counters: self.counters,
+                };
+                let packet = bridge.handle_frame(now, frame, &mut sink);
+                sink.finish();
+                packet
+            }
+        };
+        if let Some(packet) = packet {
+            if tun.send(packet).is_err() {
+                self.counters.tun_write_errors += 1;
+            }
+        }
+    }
+
+    /// One packet from the TUN into the link.
+    pub fn handle_ip_packet(&mut self, now: Instant, packet: &[u8], out: &mut BytesMut) {
+        let ready = self.ready_link();
+        let Some(bridge) = self.bridge.as_mut().filter(|_| ready) else {
+            self.counters.dropped_link_down += 1;
+            return;
+        };
+        match &mut self.link {
+            Link::Simpletun => bridge.handle_ip_packet(
+                now,
+                packet,
+                &mut RecordSink {
+                    out,
+                    scratch: self.scratch,
+                    max_record: self.max_record,
+                    counters: self.counters,
+                },
+            ),
+            Link::OpenVpn(client) => {
+                let mut sink = OpenVpnSink {
+                    client,
+                    now,
+                    out,
+                    scratch: self.scratch,
+                    pending: false,
+                    max_record: self.max_record,
+                    counters: self.counters,
+                };
+                bridge.handle_ip_packet(now, packet, &mut sink);
+                sink.finish();
+            }
+        }
+    }
+
+    /// Whether frames can be sent (simpletun: always; OpenVPN: once established).
+    fn ready_link(&self) -> bool {
+        match &self.link {
+            Link::Simpletun => true,
+            Link::OpenVpn(client) => client.is_established(),
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let bridge = self.bridge.as_ref().and_then(Bridge::poll_timeout);
+        let link = match &self.link {
+            Link::Simpletun => None,
+            Link::OpenVpn(client) => client.poll_timeout(),
+        };
+        bridge.into_iter().chain(link).min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut BytesMut) -> Result<(), SessionEnd> {
+        match &mut self.link {
+            Link::Simpletun => {
+                if let Some(bridge) = self.bridge.as_mut() {
+                    let mut sink = RecordSink {
+                        out,
+                        scratch: self.scratch,
+                        max_record: self.max_record,
+                        counters: self.counters,
+                    };
+                    bridge.handle_timeout(now, &mut sink);
+                }
+                Ok(())
+            }
+            Link::OpenVpn(client) => {
+                client.handle_timeout(now);
+                if let Some(bridge) = self.bridge.as_mut() {
+                    let mut sink = OpenVpnSink {
+                        client,
+                        now,
+                        out,
+                        scratch: self.scratch,
+                        pending: false,
+                        max_record: self.max_record,
+                        counters: self.counters,
+                    };
+                    bridge.handle_timeout(now, &mut sink);
+                    sink.finish();
+                }
+                self.after_openvpn_input(now, out)
+            }
+        }
+    }
+
+    /// Sends what the OpenVPN engine has queued (control packets, a keepalive ping) and acts on
+    /// its events.
+    fn after_openvpn_input(&mut self, now: Instant, out: &mut BytesMut) -> Result<(), SessionEnd> {
+        let Link::OpenVpn(client) = &mut self.link else {
+            return Ok(());
+        };
+        loop {
+            self.scratch.clear();
+            if !client.poll_transmit(now, self.scratch) {
+                break;
+            }
+            let packet = &self.scratch[..];
+            if write_record(out, packet.len(), self.max_record, |buf| {
+                buf.copy_from_slice(packet);
+                Some(packet.len())
+            }) {
+                self.counters.records_out += 1;
+            }
+        }
+        if write_record(out, OPENVPN_OVERHEAD, self.max_record, |buf| {
+            client.poll_ping(now, buf)
+        }) {
+            self.counters.records_out += 1;
+        }
+        while let Some(event) = client.poll_event() {
+            match event {
+                Event::Established(pushed) => {
+                    let config = self.configure.pushed(&pushed).map_err(SessionEnd::System)?;
+                    if self.bridge.as_ref().map(Bridge::config) != Some(&config) {
+                        *self.bridge = Some(Bridge::new(config));
+                    }
+                    if let Some(bridge) = self.bridge.as_mut() {
+                        let mut sink = OpenVpnSink {
+                            client,
+                            now,
+                            out,
+                            scratch: self.scratch,
+                            pending: false,
+                            max_record: self.max_record,
+                            counters: self.counters,
+                        };
+                        bridge.link_up(now, &mut sink);
+                        sink.finish();
+                    }
+                    if let Some((key_id, cipher)) = client.current_key() {
+                        tracing::info!(key_id, cipher = cipher.name(), "tunnel established");
+                    }
+                }
+                Event::Rekeyed { key_id } => tracing::info!(key_id, "data channel rekeyed"),
+                Event::Restart(reason) => return Err(SessionEnd::Lost(LinkLoss::Server(reason))),
+                Event::Fatal {
+                    authentication,
+                    reason,
+                    tls,
+                } => {
+                    return Err(SessionEnd::Fatal {
+                        authentication,
+                        reason,
+                        tls,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+}
