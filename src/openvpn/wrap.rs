@@ -13,19 +13,18 @@
 //! id. Keys are zeroized on drop and never printed by `Debug`.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aes::Aes256;
 use ctr::cipher::{KeyIvInit, StreamCipher};
 use ring::hmac;
 use zeroize::{Zeroize, Zeroizing};
 
+// `--replay-window 64 15` governs the control and the data channel alike (`packet_id.h`).
+use super::data::{REPLAY_WINDOW_PACKETS, REPLAY_WINDOW_TIME};
+
 /// Bytes of an OpenVPN static key (2 × {64 cipher, 64 HMAC}).
 pub const STATIC_KEY_LEN: usize = 256;
-/// Replay window: how many ids behind the newest one a packet may be (`--replay-window`).
-pub const REPLAY_WINDOW_PACKETS: u32 = 64;
-/// Replay window: how long after the newest packet an older one is still accepted.
-pub const REPLAY_WINDOW_TIME: Duration = Duration::from_secs(15);
 /// Bytes of the replay block (packet id + time).
 const REPLAY_LEN: usize = 8;
 /// Opcode byte and own session id: the clear prefix every wrapping keeps in place.
@@ -653,32 +652,33 @@ mod tests {
             .collect();
         let now = t0();
         assert!(rx.unwrap(&wires[0], now).is_ok());
-        let replay = |id| {
-            Err(WrapError::Replay {
-                packet_id: id,
-                time: 9,
-            })
-        };
-        assert_eq!(rx.unwrap(&wires[0], now), replay(1));
-        assert!(rx.unwrap(&wires[5], now).is_ok());
-        assert!(
-            rx.unwrap(&wires[3], now).is_ok(),
-            "reordered, inside the window"
-        );
-        assert_eq!(rx.unwrap(&wires[3], now), replay(4));
-        assert!(rx.unwrap(&wires[69], now).is_ok());
-        assert_eq!(rx.unwrap(&wires[4], now), replay(5), "65 behind the newest");
-        assert!(
-            rx.unwrap(&wires[6], now).is_ok(),
-            "64 behind is the last slot"
-        );
-        assert_eq!(rx.unwrap(&wires[6], now), replay(7));
-        assert!(rx.unwrap(&wires[68], at(now, 15_000)).is_ok());
-        assert_eq!(
-            rx.unwrap(&wires[67], at(now, 15_001)),
-            replay(68),
-            "too late"
-        );
+        // (packet index, ms after start, accepted?)
+        let script = [
+            (0, 0, false),
+            (5, 0, true),
+            (3, 0, true), // reordered, inside the window
+            (3, 0, false),
+            (69, 0, true),
+            (4, 0, false), // 65 behind the newest
+            (6, 0, true),  // 64 behind: the last slot
+            (6, 0, false),
+            (68, 15_000, true),
+            (67, 15_001, false), // too late after the newest
+        ];
+        for (i, ms, ok) in script {
+            let expected = match ok {
+                true => Ok(&hex(B2_PLAIN)[..]),
+                false => Err(WrapError::Replay {
+                    packet_id: i as u32 + 1,
+                    time: 9,
+                }),
+            };
+            assert_eq!(
+                rx.unwrap(&wires[i], at(now, ms)).map(|p| p.to_vec()),
+                expected.map(|p| p.to_vec()),
+                "{i}"
+            );
+        }
     }
 
     #[test]
@@ -867,7 +867,7 @@ mod tests {
             x ^= x << 17;
             buf.clear();
             if round % 4 == 0 {
-                // Real packets, truncated or extended at random.
+                // Real packets, some cut short by a byte or two.
                 let plain: Vec<u8> = (0..9 + x % 40).map(|i| (x >> (i % 50)) as u8).collect();
                 tx.wrap(&plain, 5, &mut buf).unwrap();
                 buf.truncate(buf.len() - (x >> 32) as usize % 3);
