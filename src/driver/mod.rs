@@ -205,11 +205,14 @@ fn unix_now() -> u32 {
 }
 
 fn log_connected(config: &DriverConfig, stream: &transport::Stream) {
-    match stream {
-        tokio_util::either::Either::Left(_) => {
+    match (stream, &config.protocol) {
+        (_, Protocol::OpenVpn { .. }) => {
+            tracing::info!(remote = %config.remote, "connected; OpenVPN handshake")
+        }
+        (tokio_util::either::Either::Left(_), Protocol::Simpletun) => {
             tracing::info!(remote = %config.remote, "connected (plain TCP, no encryption)")
         }
-        tokio_util::either::Either::Right(tls) => {
+        (tokio_util::either::Either::Right(tls), Protocol::Simpletun) => {
             let (_, conn) = tls.get_ref();
             tracing::info!(
                 remote = %config.remote,
