@@ -10,6 +10,7 @@
 //!   [`Client::poll_ping`] (keepalive data packets) into the socket, and [`Client::poll_event`].
 //! - Encrypt outgoing frames with [`Client::encrypt_frame`] (only once established).
 //! - Call [`Client::handle_timeout`] when [`Client::poll_timeout`] is reached.
+//!
 //! `now` must never go backwards. The engine reads no clock, does no I/O.
 //!
 //! # Life of a connection (§12.1)
