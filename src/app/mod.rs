@@ -221,6 +221,7 @@ async fn run_tunnel(
             mtu: config.tun.mtu,
             gateway: ip.gateway,
             routes: ip.routes.clone(),
+            redirect: None,
         })?;
     }
     let mut bridge = net.bridge_config().map(Bridge::new);

@@ -3,7 +3,11 @@
 
 use crate::driver::Configure;
 use crate::ether::{BridgeConfig, MacAddr};
-use crate::netcfg::{self, InterfaceSettings, Journal, NetcfgError, Os};
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::netcfg::{
+    self, underlay, InterfaceSettings, Journal, NetcfgError, Os, Redirect, UnderlayRoute,
+};
 use crate::openvpn::push::{PushedConfig, RouteGateway, RouteVia};
 
 /// The interface as configured so far, and the journal that can take it back.
@@ -67,8 +71,20 @@ impl NetSetup {
 }
 
 impl Configure for NetSetup {
-    fn pushed(&mut self, pushed: &PushedConfig) -> Result<BridgeConfig, String> {
-        let settings = from_push(&self.ifname, self.mtu, pushed)?;
+    fn pushed(
+        &mut self,
+        pushed: &PushedConfig,
+        server: Option<IpAddr>,
+    ) -> Result<BridgeConfig, String> {
+        let underlay = match (server, redirects_ipv4(pushed)) {
+            (Some(IpAddr::V4(server)), true) => {
+                let route = underlay::lookup(server)
+                    .map_err(|e| format!("cannot find the route to the server {server}: {e}"))?;
+                Some((server, route))
+            }
+            _ => None,
+        };
+        let settings = from_push(&self.ifname, self.mtu, pushed, underlay)?;
         self.apply(settings)
             .map_err(|e| format!("cannot apply the server's configuration: {e}"))?;
         self.bridge_config()
@@ -76,11 +92,18 @@ impl Configure for NetSetup {
     }
 }
 
-/// The interface settings a push asks for (TAP mode: `ifconfig ADDRESS NETMASK`).
+/// Whether the push redirects the IPv4 default route into the tunnel.
+fn redirects_ipv4(pushed: &PushedConfig) -> bool {
+    pushed.redirect_gateway.as_ref().is_some_and(|r| !r.no_ipv4)
+}
+
+/// The interface settings a push asks for (TAP mode: `ifconfig ADDRESS NETMASK`). `server` is
+/// the VPN server with its path outside the tunnel, for `redirect-gateway`.
 pub fn from_push(
     ifname: &str,
     max_mtu: u16,
     pushed: &PushedConfig,
+    server: Option<(Ipv4Addr, UnderlayRoute)>,
 ) -> Result<InterfaceSettings, String> {
     let address = pushed.ifconfig.ok_or(
         "the server pushed no address (ifconfig); servers that expect DHCP over the tunnel \
@@ -106,15 +129,27 @@ pub fn from_push(
             ),
         }
     }
-    if pushed.redirect_gateway.is_some() {
-        tracing::warn!("the server pushed redirect-gateway; tapclient does not redirect the default route yet, only pushed routes go through the tunnel");
-    }
+    let redirect = match &pushed.redirect_gateway {
+        Some(r) if redirects_ipv4(pushed) => {
+            if gateway.is_none() {
+                return Err("the server pushed redirect-gateway without a route-gateway".into());
+            }
+            if !r.def1 {
+                tracing::info!("redirect-gateway without def1: using the def1 method anyway (two /1 routes; the default route stays untouched)");
+            }
+            Some(Redirect {
+                server: if r.local { None } else { server },
+            })
+        }
+        _ => None,
+    };
     Ok(InterfaceSettings {
         ifname: ifname.to_owned(),
         address,
         mtu: pushed.tun_mtu.map_or(max_mtu, |m| m.min(max_mtu)),
         gateway,
         routes,
+        redirect,
     })
 }
 
@@ -139,7 +174,7 @@ mod tests {
             "protocol-flags cc-exit tls-ekm dyn-tls-crypt",
             "tun-mtu 1500",
         ]);
-        let s = from_push("tc0", 1500, &pushed).unwrap();
+        let s = from_push("tc0", 1500, &pushed, None).unwrap();
         assert_eq!(s.address.to_string(), "10.99.0.2/24");
         assert_eq!(s.gateway, Some("10.99.0.1".parse().unwrap()));
         assert_eq!(s.mtu, 1500);
@@ -156,7 +191,7 @@ mod tests {
             "ifconfig 10.99.0.2 255.255.255.0",
             "tun-mtu 1500",
         ]);
-        let s = from_push("tc0", 1400, &pushed).unwrap();
+        let s = from_push("tc0", 1400, &pushed, None).unwrap();
         let routes: Vec<String> = s.routes.iter().map(ToString::to_string).collect();
         assert_eq!(routes, ["10.77.0.0/24", "10.78.0.0/16"]);
         assert_eq!(s.mtu, 1400, "never above the configured MTU");
@@ -164,7 +199,41 @@ mod tests {
 
     #[test]
     fn a_push_without_an_address_is_refused_with_a_reason() {
-        let err = from_push("tc0", 1500, &push(&["route-gateway dhcp"])).unwrap_err();
+        let err = from_push("tc0", 1500, &push(&["route-gateway dhcp"]), None).unwrap_err();
         assert!(err.contains("no address"), "{err}");
+    }
+
+    #[test]
+    fn redirect_gateway_def1_keeps_the_server_outside_unless_local() {
+        let server = (
+            Ipv4Addr::new(198, 18, 0, 1),
+            UnderlayRoute {
+                via: Some(Ipv4Addr::new(192, 0, 2, 1)),
+                dev: "eth0".into(),
+            },
+        );
+        let base = [
+            "route-gateway 10.99.0.1",
+            "ifconfig 10.99.0.2 255.255.255.0",
+        ];
+        let with = |extra: &str| {
+            let mut o = base.to_vec();
+            o.push(extra);
+            from_push("tc0", 1500, &push(&o), Some(server.clone())).unwrap()
+        };
+        assert_eq!(
+            with("redirect-gateway def1").redirect,
+            Some(Redirect {
+                server: Some(server.clone())
+            })
+        );
+        assert_eq!(
+            with("redirect-gateway local def1").redirect,
+            Some(Redirect { server: None })
+        );
+        assert_eq!(with("redirect-gateway !ipv4 ipv6").redirect, None);
+        assert_eq!(with("ping 10").redirect, None);
+        let no_gw = push(&["ifconfig 10.99.0.2 255.255.255.0", "redirect-gateway def1"]);
+        assert!(from_push("tc0", 1500, &no_gw, Some(server)).is_err());
     }
 }

@@ -10,6 +10,7 @@
 //! The Ethernet layer only exists once the link knows our address: from the config for
 //! simpletun, from the server's push for OpenVPN ([`Configure::pushed`]).
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use bytes::{BufMut, BytesMut};
@@ -29,7 +30,12 @@ const OPENVPN_OVERHEAD: usize = 64;
 
 /// Applies a pushed configuration to the system; returns the Ethernet settings to use.
 pub trait Configure: Send {
-    fn pushed(&mut self, pushed: &PushedConfig) -> Result<BridgeConfig, String>;
+    /// `server` is the address this connection reached (kept out of a redirected default route).
+    fn pushed(
+        &mut self,
+        pushed: &PushedConfig,
+        server: Option<IpAddr>,
+    ) -> Result<BridgeConfig, String>;
 }
 
 /// The protocol of one connection.
@@ -47,6 +53,8 @@ pub struct Endpoint<'a> {
     pub max_record: usize,
     /// Reused: a frame on its way to encryption, a control packet on its way out.
     pub scratch: &'a mut Vec<u8>,
+    /// The server's address on this connection.
+    pub server: Option<IpAddr>,
 }
 
 /// The bridge's output for a simpletun link: frames become records in the write buffer.
@@ -360,7 +368,10 @@ impl Endpoint<'_> {
         while let Some(event) = client.poll_event() {
             match event {
                 Event::Established(pushed) => {
-                    let config = self.configure.pushed(&pushed).map_err(SessionEnd::System)?;
+                    let config = self
+                        .configure
+                        .pushed(&pushed, self.server)
+                        .map_err(SessionEnd::System)?;
                     if self.bridge.as_ref().map(Bridge::config) != Some(&config) {
                         *self.bridge = Some(Bridge::new(config));
                     }

@@ -105,6 +105,7 @@ pub async fn run<T: PacketDevice>(
                 stats.connects += 1;
                 log_connected(config, &stream);
                 let tcp_fd = Some(transport::tcp_fd(&stream));
+                let server = transport::peer_ip(&stream);
                 let link = match &config.protocol {
                     Protocol::Simpletun => Link::Simpletun,
                     Protocol::OpenVpn { settings, .. } => {
@@ -124,6 +125,7 @@ pub async fn run<T: PacketDevice>(
                         counters: &mut stats.link,
                         max_record: config.max_record,
                         scratch: &mut scratch,
+                        server,
                     },
                     buffers: &mut buffers,
                     tls: config.tls.as_ref(),

@@ -24,6 +24,15 @@ pub fn tcp_fd(stream: &Stream) -> std::os::fd::RawFd {
     }
 }
 
+/// The server's address on this connection.
+pub fn peer_ip(stream: &Stream) -> Option<std::net::IpAddr> {
+    let tcp = match stream {
+        Either::Left(tcp) => tcp,
+        Either::Right(tls) => tls.get_ref().0,
+    };
+    tcp.peer_addr().ok().map(|a| a.ip())
+}
+
 /// Asks the kernel to acknowledge received data at once instead of delaying the ACK (Linux
 /// `TCP_QUICKACK`, which the kernel clears again by itself, so it is re-armed after every read).
 ///

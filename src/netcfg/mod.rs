@@ -6,11 +6,13 @@
 //! `Drop` on errors and panics (unwinding). A plan that fails half-way undoes what it did.
 
 pub mod plan;
+pub mod underlay;
 
 use std::io;
 use std::process::Stdio;
 
-pub use plan::{interface_plan, Command, InterfaceSettings, Os, Step};
+pub use plan::{interface_plan, Command, InterfaceSettings, Os, Redirect, Step};
+pub use underlay::UnderlayRoute;
 
 /// A configuration command that could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +24,8 @@ pub enum NetcfgError {
         #[source]
         source: io::Error,
     },
+    #[error("cannot understand the output of `{command}`: {output}")]
+    Unparsed { command: String, output: String },
     #[error("`{command}` failed ({status}): {stderr}")]
     Failed {
         command: String,
@@ -32,6 +36,11 @@ pub enum NetcfgError {
 
 /// Runs one command, capturing its error output for the message.
 pub fn run(command: &Command) -> Result<(), NetcfgError> {
+    output(command).map(drop)
+}
+
+/// Runs one command and returns its standard output.
+pub fn output(command: &Command) -> Result<String, NetcfgError> {
     let output = std::process::Command::new(command.program)
         .args(&command.args)
         .stdin(Stdio::null())
@@ -49,7 +58,7 @@ pub fn run(command: &Command) -> Result<(), NetcfgError> {
             source,
         })?;
     if output.status.success() {
-        Ok(())
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
         Err(NetcfgError::Failed {
             command: command.to_string(),

@@ -71,7 +71,21 @@ pub struct InterfaceSettings {
     pub gateway: Option<Ipv4Addr>,
     /// Networks routed into the tunnel.
     pub routes: Vec<Ipv4Cidr>,
+    /// Send all IPv4 traffic into the tunnel (`redirect-gateway def1`).
+    pub redirect: Option<Redirect>,
 }
+
+/// The default route into the tunnel as two /1 routes (`def1`: more specific than any default
+/// route, which stays in place untouched), with the VPN server kept on its old path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// The server's address and how it was reached before; `None` when it needs no host route
+    /// (`redirect-gateway local`: the server is on a directly attached network).
+    pub server: Option<(Ipv4Addr, super::underlay::UnderlayRoute)>,
+}
+
+/// The two halves of the IPv4 address space that together override the default route.
+const DEF1: [&str; 2] = ["0.0.0.0/1", "128.0.0.0/1"];
 
 /// The ordered steps that configure the interface on `os`.
 pub fn interface_plan(os: Os, s: &InterfaceSettings) -> Vec<Step> {
@@ -125,7 +139,46 @@ fn linux_plan(s: &InterfaceSettings) -> Vec<Step> {
             undo: Some(undo),
         });
     }
+    if let Some(redirect) = &s.redirect {
+        linux_redirect(s, redirect, &mut steps);
+    }
     steps
+}
+
+/// Host route to the server on its old path first, then the two /1 routes into the tunnel.
+fn linux_redirect(s: &InterfaceSettings, redirect: &Redirect, steps: &mut Vec<Step>) {
+    if let Some((server, underlay)) = &redirect.server {
+        let host = format!("{server}/32");
+        let mut args = vec!["route", "add", host.as_str()];
+        let via = underlay.via.map(|v| v.to_string());
+        if let Some(via) = via.as_deref() {
+            args.extend(["via", via]);
+        }
+        args.extend(["dev", underlay.dev.as_str()]);
+        steps.push(route_step("ip", &args));
+    }
+    let gw = s.gateway.map(|g| g.to_string());
+    for half in DEF1 {
+        let mut args = vec!["route", "add", half];
+        if let Some(gw) = gw.as_deref() {
+            args.extend(["via", gw]);
+        }
+        args.extend(["dev", s.ifname.as_str()]);
+        steps.push(route_step("ip", &args));
+    }
+}
+
+/// A route step whose undo is the same command with `add` turned into `del`/`delete`.
+fn route_step(program: &'static str, args: &[&str]) -> Step {
+    let apply = Command::new(program, args);
+    let mut undo = apply.clone();
+    if let Some(verb) = undo.args.iter_mut().find(|a| *a == "add") {
+        *verb = if program == "ip" { "del" } else { "delete" }.to_owned();
+    }
+    Step {
+        apply,
+        undo: Some(undo),
+    }
 }
 
 /// macOS (ifconfig/route). A utun is point-to-point: it gets our address as both ends, and the
@@ -163,6 +216,27 @@ fn macos_plan(s: &InterfaceSettings) -> Vec<Step> {
             )),
         });
     }
+    if let Some(redirect) = &s.redirect {
+        if let Some((server, underlay)) = &redirect.server {
+            let server = server.to_string();
+            match underlay.via {
+                Some(via) => steps.push(route_step(
+                    "route",
+                    &["-n", "add", "-host", &server, &via.to_string()],
+                )),
+                None => steps.push(route_step(
+                    "route",
+                    &["-n", "add", "-host", &server, "-interface", &underlay.dev],
+                )),
+            }
+        }
+        for half in DEF1 {
+            steps.push(route_step(
+                "route",
+                &["-n", "add", "-net", half, "-interface", dev],
+            ));
+        }
+    }
     steps
 }
 
@@ -177,7 +251,88 @@ mod tests {
             mtu: 1500,
             gateway: Some(Ipv4Addr::new(10, 98, 0, 1)),
             routes: routes.iter().map(|r| r.parse().unwrap()).collect(),
+            redirect: None,
         }
+    }
+
+    fn redirected(via: Option<Ipv4Addr>) -> Redirect {
+        Redirect {
+            server: Some((
+                Ipv4Addr::new(198, 18, 0, 1),
+                super::super::underlay::UnderlayRoute {
+                    via,
+                    dev: "eth0".into(),
+                },
+            )),
+        }
+    }
+
+    #[test]
+    fn linux_redirect_keeps_the_server_on_its_old_path_before_the_def1_routes() {
+        let mut s = settings(&[]);
+        s.redirect = Some(redirected(Some(Ipv4Addr::new(192, 0, 2, 1))));
+        let got = lines(&interface_plan(Os::Linux, &s));
+        let tail: Vec<_> = got[got.len() - 3..].to_vec();
+        let expected = [
+            (
+                "ip route add 198.18.0.1/32 via 192.0.2.1 dev eth0",
+                "ip route del 198.18.0.1/32 via 192.0.2.1 dev eth0",
+            ),
+            (
+                "ip route add 0.0.0.0/1 via 10.98.0.1 dev tc0",
+                "ip route del 0.0.0.0/1 via 10.98.0.1 dev tc0",
+            ),
+            (
+                "ip route add 128.0.0.0/1 via 10.98.0.1 dev tc0",
+                "ip route del 128.0.0.0/1 via 10.98.0.1 dev tc0",
+            ),
+        ];
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|(a, u)| (a.to_string(), Some(u.to_string())))
+            .collect();
+        assert_eq!(tail, expected);
+        // On-link server: no via; `local`: no host route at all.
+        s.redirect = Some(redirected(None));
+        let got = lines(&interface_plan(Os::Linux, &s));
+        assert!(
+            got.iter()
+                .any(|(a, _)| a == "ip route add 198.18.0.1/32 dev eth0"),
+            "{got:?}"
+        );
+        s.redirect = Some(Redirect { server: None });
+        let got = lines(&interface_plan(Os::Linux, &s));
+        assert!(!got.iter().any(|(a, _)| a.contains("/32")), "{got:?}");
+        assert_eq!(got.iter().filter(|(a, _)| a.contains("/1 ")).count(), 2);
+    }
+
+    #[test]
+    fn macos_redirect_host_route_then_def1_to_the_interface() {
+        let mut s = settings(&[]);
+        s.ifname = "utun7".into();
+        s.redirect = Some(redirected(Some(Ipv4Addr::new(192, 168, 1, 1))));
+        let got = lines(&interface_plan(Os::MacOs, &s));
+        let tail: Vec<_> = got[got.len() - 3..]
+            .iter()
+            .map(|(a, u)| (a.as_str(), u.as_deref()))
+            .collect();
+        assert_eq!(
+            tail,
+            [
+                (
+                    "route -n add -host 198.18.0.1 192.168.1.1",
+                    Some("route -n delete -host 198.18.0.1 192.168.1.1")
+                ),
+                (
+                    "route -n add -net 0.0.0.0/1 -interface utun7",
+                    Some("route -n delete -net 0.0.0.0/1 -interface utun7")
+                ),
+                (
+                    "route -n add -net 128.0.0.0/1 -interface utun7",
+                    Some("route -n delete -net 128.0.0.0/1 -interface utun7")
+                ),
+            ]
+        );
     }
 
     fn lines(steps: &[Step]) -> Vec<(String, Option<String>)> {
