@@ -69,7 +69,8 @@ ovpn_make_keys() {
     ' "$dir/ta.key" >"$dir/ta-tampered.key"
     chmod 600 "$dir/ta.key" "$dir/tc.key" "$dir/ta-tampered.key"
     local diff
-    diff=$(cmp -l "$dir/ta.key" "$dir/ta-tampered.key" 2>/dev/null | wc -l)
+    # cmp exits 1 when the files differ, which they must: keep pipefail from ending the caller.
+    diff=$( (cmp -l "$dir/ta.key" "$dir/ta-tampered.key" 2>/dev/null || true) | wc -l)
     if [[ $diff != 1 ]]; then
         echo "ta-tampered.key differs from ta.key in $diff bytes (expected exactly 1)" >&2
         return 1
