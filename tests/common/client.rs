@@ -23,6 +23,7 @@ impl Configure for NoPush {
     fn pushed(
         &mut self,
         _: &tapclient::openvpn::push::PushedConfig,
+        _: Option<std::net::IpAddr>,
     ) -> Result<tapclient::ether::BridgeConfig, String> {
         Err("a simpletun server pushes nothing".into())
     }
