@@ -85,6 +85,13 @@ impl Configure for NetSetup {
             _ => None,
         };
         let settings = from_push(&self.ifname, self.mtu, pushed, underlay)?;
+        if !pushed.dhcp_options.is_empty() || !pushed.dns.is_empty() {
+            tracing::info!(
+                dhcp_options = ?pushed.dhcp_options,
+                dns = ?pushed.dns,
+                "the server pushed DNS settings; tapclient does not apply DNS yet"
+            );
+        }
         self.apply(settings)
             .map_err(|e| format!("cannot apply the server's configuration: {e}"))?;
         self.bridge_config()

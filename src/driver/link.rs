@@ -55,6 +55,23 @@ pub struct Endpoint<'a> {
     pub scratch: &'a mut Vec<u8>,
     /// The server's address on this connection.
     pub server: Option<IpAddr>,
+    /// Whether the user was told that the server sends something we cannot read.
+    pub warned_incompatible: bool,
+}
+
+/// Logs a dropped server packet: a feature we lack once as a warning (every such packet is
+/// lost, so the user must hear of it), the rest at debug level (they are counted).
+fn report_dropped(e: &crate::openvpn::client::PacketError, warned: &mut bool) {
+    use crate::openvpn::client::PacketError;
+    use crate::openvpn::data::ErrorKind;
+    match e {
+        PacketError::Data(data) if data.kind() == ErrorKind::Incompatible => {
+            if !std::mem::replace(warned, true) {
+                tracing::warn!("dropping packets from the server: {data}");
+            }
+        }
+        _ => tracing::debug!("dropped a packet from the server: {e}"),
+    }
 }
 
 /// The bridge's output for a simpletun link: frames become records in the write buffer.
@@ -215,7 +232,7 @@ impl Endpoint<'_> {
                 Ok(frame) => (frame, self.bridge.as_mut()),
                 Err(e) => {
                     self.counters.packets_rejected += 1;
-                    tracing::debug!("dropped a packet from the server: {e}");
+                    report_dropped(&e, &mut self.warned_incompatible);
                     return;
                 }
             },

@@ -126,6 +126,7 @@ pub async fn run<T: PacketDevice>(
                         max_record: config.max_record,
                         scratch: &mut scratch,
                         server,
+                        warned_incompatible: false,
                     },
                     buffers: &mut buffers,
                     tls: config.tls.as_ref(),
