@@ -4,6 +4,8 @@ pub mod config;
 pub mod credentials;
 pub mod tls;
 pub mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod driver;
 pub mod netcfg;
 pub mod openvpn;
