@@ -214,9 +214,10 @@ pings_both_ways() {
 }
 
 # check_neighbour — the server's ARP entry for the client is a unicast MAC that the OpenVPN
-# server learned for this client ("MULTI: Learn"). Sets NEIGH_NOTE.
+# server learned for this client ("MULTI: Learn") and, if the client logs "mac=...", that one.
+# Sets NEIGH_NOTE.
 check_neighbour() {
-    local line lladdr learned
+    local line lladdr learned logmac
     line=$(ip -n "$SRV_NS" neigh show dev "$OVPN_SRV_TAP" to "$OVPN_CLI_IP")
     lladdr=$(awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}' <<<"$line")
     [[ $lladdr =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]] || scen_fail "server neighbour entry for $OVPN_CLI_IP without a MAC: '$line'"
@@ -224,7 +225,13 @@ check_neighbour() {
     learned=$(ovpn_learned_macs "$(server_log)" "$SERVER_FROM")
     [[ " $learned " == *" $lladdr "* ]] ||
         scen_fail "server's ARP entry says $lladdr for $OVPN_CLI_IP, but OpenVPN learned '${learned}' for the client"
-    NEIGH_NOTE="client MAC $lladdr"
+    # tapclient logs the MAC it uses ("mac=..."): it must be the one the server sees.
+    logmac=$(grep -oiE 'mac[= ]"?([0-9a-f]{2}:){5}[0-9a-f]{2}' "$CLIENT_LOG" | head -n 1 |
+        grep -oiE '([0-9a-f]{2}:){5}[0-9a-f]{2}' | tr 'A-F' 'a-f' || true)
+    if [[ -n $logmac && $logmac != "$lladdr" ]]; then
+        scen_fail "server's ARP entry says $lladdr for $OVPN_CLI_IP but the client logged mac=$logmac"
+    fi
+    NEIGH_NOTE="client MAC $lladdr${logmac:+ (= logged)}"
     if [[ $learned == *" "* ]]; then NEIGH_NOTE+=" (server learned several: $learned)"; fi
 }
 
@@ -447,7 +454,10 @@ scenario_routes() {
 scenario_reneg() {
     positive_up reneg=10 ""
     pings_both_ways 3
-    local count=$((RENEG_SECONDS * 5)) out sent received log keys resets
+    local count=$((RENEG_SECONDS * 5)) out sent received log keys resets min_reneg
+    # reneg-sec 10 minus up to 10 % server jitter: at least one per 10 s, less the first.
+    min_reneg=$((RENEG_SECONDS / 10 - 1))
+    ((min_reneg >= 1)) || min_reneg=1
     log=$(server_log)
     lab_note "pinging for ${RENEG_SECONDS} s through renegotiations (reneg-sec 10)"
     out=$(timeout $((RENEG_SECONDS + 30)) ip netns exec "$CLI_NS" ping -n -q -c "$count" -i 0.2 -W 2 "$OVPN_SRV_IP" 2>&1) || true
@@ -458,8 +468,8 @@ scenario_reneg() {
     [[ ${received:-0} == "$count" ]] ||
         scen_fail "ping through renegotiations: ${received:-0}/$count answered (sent ${sent:-?}; $((keys - 1)) renegotiations completed); $(grep -E 'received' <<<"$out" | head -n 1)"
     lab_alive "$CLIENT_PID" || scen_fail "tapclient died during the renegotiations"
-    ((keys - 1 >= 3)) ||
-        scen_fail "only $((keys - 1)) renegotiations completed in ${RENEG_SECONDS} s ($resets soft resets started by the server)"
+    ((keys - 1 >= min_reneg)) ||
+        scen_fail "only $((keys - 1)) renegotiations completed in ${RENEG_SECONDS} s, expected $min_reneg ($resets soft resets started by the server)"
     positive_traffic
     check_server_log AES-256-GCM
     keys=$(ovpn_count_keys "$log" "$SERVER_FROM")
@@ -491,6 +501,10 @@ scenario_restart() {
     scen_pass "SIGKILL + restart: outage $((t_up - t_kill)) ms (server down ${down_ms} ms); server MAC $old_mac -> $new_mac; $PING_NOTE; $XFER_NOTE; $LOG_NOTE"
 }
 
+# The server logs "VERIFY ERROR ... unable to get local issuer certificate" and "Sent fatal SSL
+# alert: unknown CA", but closes the TCP connection before that alert is sent: the client only
+# sees the connection closed after it sent its certificate. Demanded: exit 4 after the
+# configured first attempts (not retrying forever), with a message about the certificate.
 scenario_foreign_cert() {
     need_client
     need_pki
@@ -518,10 +532,14 @@ scenario_noeku_server() {
     scen_pass "$EXIT_NOTE"
 }
 
-# The server silently drops every packet it cannot authenticate, so the client only sees
-# silence. Demanded here: tapclient gives up within its configured time (connect_timeout 5 s per
-# attempt, 2 first attempts, 1 s backoff -> 30 s allowed incl. slack, not OpenVPN's 60 s
-# hand-window per attempt), exits 4 or 6, and its message points at the tls-auth key.
+# Over TCP the stock server does not stay silent: the first packet fails its HMAC check ("TLS
+# Error: incoming packet authentication failed") and it closes the connection at once, before
+# any reply. (Over UDP it would drop the packet silently.) So the client sees "connected, sent
+# the reset, connection closed", every time. Demanded here, as a user would: this counts as a
+# failed connect attempt, so with first_connect_attempts = 2 tapclient exits 4 or 6 within 30 s
+# (2 attempts, 1 s backoff, connect_timeout 5 s, slack; never OpenVPN's 60 s hand-window per
+# attempt, never retrying forever), no tc0 is left, and the message points at the likely cause:
+# the tls-auth key / key_direction (/tls-auth|hmac|key.direction|static key/).
 scenario_tampered_tls_auth() {
     need_client
     need_pki
