@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of tapclient, in rings (see docs/testing.md):
 #   1+2. unit and in-process tests (cargo test --workspace; no root needed)
-#   3.   real peers in network namespaces (root): tapserver plain and behind stunnel
+#   3.   real peers in network namespaces (root): tapserver plain and behind stunnel, and
+#        Debian's stock OpenVPN 2.6 server (TAP over TCP) in its variants
 # plus the sans-IO boundary check. Installs missing Debian packages when run as root.
 #
 # usage: sudo interop/test-all.sh
@@ -45,10 +46,11 @@ step boundary sans_io_boundary
 step build cargo build --workspace --all-targets
 step unit cargo test --workspace
 if ((EUID != 0)); then
-    echo "==== netns: FAILED (needs root: run with sudo)"
-    failed+=(netns)
+    echo "==== netns, openvpn: FAILED (need root: run with sudo)"
+    failed+=(netns openvpn)
 else
     step netns "$HERE/run-netns-tests.sh"
+    step openvpn "$HERE/run-openvpn-tests.sh"
 fi
 
 if ((${#failed[@]})); then

@@ -173,6 +173,7 @@ impl Endpoint<'_> {
     pub fn start(&mut self, now: Instant, out: &mut BytesMut) -> Result<(), SessionEnd> {
         match &mut self.link {
             Link::Simpletun => {
+                self.counters.established += 1;
                 if let Some(bridge) = self.bridge.as_mut() {
                     let mut sink = RecordSink {
                         out,
@@ -307,6 +308,18 @@ impl Endpoint<'_> {
         }
     }
 
+    /// A loss as the user should hear of it: an OpenVPN connection that ends before the tunnel
+    /// was established is a failed handshake, with the engine's guess at why.
+    pub fn explain_loss(&self, loss: LinkLoss) -> LinkLoss {
+        match &self.link {
+            Link::OpenVpn(client) => match client.handshake_failure() {
+                Some(why) => LinkLoss::Handshake(format!("{loss}; {why}")),
+                None => loss,
+            },
+            Link::Simpletun => loss,
+        }
+    }
+
     /// Whether frames can be sent (simpletun: always; OpenVPN: once established).
     fn ready_link(&self) -> bool {
         match &self.link {
@@ -385,6 +398,7 @@ impl Endpoint<'_> {
         while let Some(event) = client.poll_event() {
             match event {
                 Event::Established(pushed) => {
+                    self.counters.established += 1;
                     let config = self
                         .configure
                         .pushed(&pushed, self.server)

@@ -21,7 +21,7 @@ use crate::ether::Bridge;
 use crate::openvpn::client::{Client, Settings as OpenVpnSettings};
 use crate::tun::PacketDevice;
 pub use link::{Configure, Endpoint, Link};
-pub use session::{Buffers, LinkCounters, SessionEnd};
+pub use session::{Buffers, LinkCounters, LinkLoss, SessionEnd};
 pub use transport::{ConnectError, TlsSetup};
 
 /// The protocol spoken with the server.
@@ -97,7 +97,7 @@ pub async fn run<T: PacketDevice>(
             () = shutdown.cancelled() => return Ok(()),
             result = connecting => result,
         };
-        let why = match result {
+        let (why, rejected) = match result {
             Ok(stream) => {
                 if stats.connects > 0 {
                     stats.reconnects += 1;
@@ -151,21 +151,29 @@ pub async fn run<T: PacketDevice>(
                         if stats.link.records_in > records_before {
                             backoff.reset();
                         }
-                        format!("link to {} lost: {why}", config.remote)
+                        let rejected = matches!(why, LinkLoss::Handshake(_));
+                        (format!("link to {} lost: {why}", config.remote), rejected)
                     }
                 }
             }
             Err(ConnectError::Authentication(why)) => return Err(DriverError::Authentication(why)),
-            Err(ConnectError::Transient(why)) => why,
+            Err(ConnectError::Transient(why)) => (why, false),
         };
-        if stats.connects == 0 {
+        // Until the link has come up once, every failure counts against the first attempts.
+        if stats.link.established == 0 {
             failed_first_attempts += 1;
             let limit = config.reconnect.first_connect_attempts;
             if limit != 0 && failed_first_attempts >= limit {
-                return Err(DriverError::Unreachable {
-                    remote: config.remote.clone(),
-                    attempts: failed_first_attempts,
-                    last: why,
+                return Err(if rejected {
+                    DriverError::Authentication(format!(
+                        "{why} (gave up after {failed_first_attempts} attempt(s))"
+                    ))
+                } else {
+                    DriverError::Unreachable {
+                        remote: config.remote.clone(),
+                        attempts: failed_first_attempts,
+                        last: why,
+                    }
                 });
             }
         }

@@ -58,6 +58,9 @@ pub enum LinkLoss {
     Io(#[from] io::Error),
     #[error("{0}")]
     Server(String),
+    /// An OpenVPN connection that ended before the tunnel was up, with a guess at why.
+    #[error("{0}")]
+    Handshake(String),
 }
 
 /// Link-level counters kept by the driver (the bridge keeps the Ethernet ones).
@@ -71,6 +74,8 @@ pub struct LinkCounters {
     pub tun_write_errors: u64,
     /// Frames we refused to send because their size breaks the peer's limits.
     pub frames_refused: u64,
+    /// Times the link came up (simpletun: connected; OpenVPN: tunnel established).
+    pub established: u64,
     /// TUN packets discarded while no connection (or no established tunnel) was up.
     pub dropped_link_down: u64,
     /// Packets from the server dropped by the link (failed authentication, replay, malformed).
@@ -130,65 +135,82 @@ impl<T: PacketDevice> Session<'_, '_, T> {
             tcp_fd,
             shutdown,
         } = self;
-        buffers.clear();
-        let Buffers {
-            read: rbuf,
-            write: wbuf,
-            packet,
-        } = buffers;
-        let (mut reader, mut writer) = tokio::io::split(stream);
-        let mut needs_flush = false;
-        if let Err(end) = endpoint.start(Instant::now(), wbuf) {
-            return end;
+        let end = pump(tun, &mut endpoint, buffers, tls, tcp_fd, shutdown, stream).await;
+        match end {
+            SessionEnd::Lost(loss) => SessionEnd::Lost(endpoint.explain_loss(loss)),
+            other => other,
         }
-        loop {
-            let deadline = endpoint.poll_timeout().map(tokio::time::Instant::from_std);
-            if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
-                rbuf.reserve(READ_CHUNK);
+    }
+}
+
+/// The event loop of [`Session::run`].
+async fn pump<T: PacketDevice, S: AsyncRead + AsyncWrite>(
+    tun: &mut T,
+    endpoint: &mut Endpoint<'_>,
+    buffers: &mut Buffers,
+    tls: Option<&super::TlsSetup>,
+    tcp_fd: Option<std::os::fd::RawFd>,
+    shutdown: &CancellationToken,
+    stream: S,
+) -> SessionEnd {
+    buffers.clear();
+    let Buffers {
+        read: rbuf,
+        write: wbuf,
+        packet,
+    } = buffers;
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut needs_flush = false;
+    if let Err(end) = endpoint.start(Instant::now(), wbuf) {
+        return end;
+    }
+    loop {
+        let deadline = endpoint.poll_timeout().map(tokio::time::Instant::from_std);
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
+                // Best effort: let already-encapsulated frames leave, briefly.
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_millis(200),
+                    async { writer.write_all(wbuf).await?; writer.shutdown().await },
+                ).await;
+                return SessionEnd::Shutdown;
             }
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => {
-                    // Best effort: let already-encapsulated frames leave, briefly.
-                    let _ = tokio::time::timeout(
-                        std::time::Duration::from_millis(200),
-                        async { writer.write_all(wbuf).await?; writer.shutdown().await },
-                    ).await;
-                    return SessionEnd::Shutdown;
+            progress = write_or_flush(&mut writer, wbuf), if !wbuf.is_empty() || needs_flush => match progress {
+                Ok(Some(0)) => return SessionEnd::Lost(LinkLoss::Closed),
+                Ok(Some(n)) => {
+                    endpoint.counters.bytes_out += n as u64;
+                    wbuf.advance(n);
+                    needs_flush = true;
                 }
-                progress = write_or_flush(&mut writer, wbuf), if !wbuf.is_empty() || needs_flush => match progress {
-                    Ok(Some(0)) => return SessionEnd::Lost(LinkLoss::Closed),
-                    Ok(Some(n)) => {
-                        endpoint.counters.bytes_out += n as u64;
-                        wbuf.advance(n);
-                        needs_flush = true;
+                Ok(None) => needs_flush = false,
+                Err(e) => return lost(e, tls),
+            },
+            read = reader.read_buf(rbuf) => match read {
+                Ok(0) if rbuf.is_empty() => return SessionEnd::Lost(LinkLoss::Closed),
+                Ok(0) => return SessionEnd::Lost(LinkLoss::Truncated(rbuf.len())),
+                Ok(n) => {
+                    endpoint.counters.bytes_in += n as u64;
+                    if let Some(fd) = tcp_fd {
+                        super::transport::quickack(fd);
                     }
-                    Ok(None) => needs_flush = false,
-                    Err(e) => return lost(e, tls),
-                },
-                read = reader.read_buf(rbuf) => match read {
-                    Ok(0) if rbuf.is_empty() => return SessionEnd::Lost(LinkLoss::Closed),
-                    Ok(0) => return SessionEnd::Lost(LinkLoss::Truncated(rbuf.len())),
-                    Ok(n) => {
-                        endpoint.counters.bytes_in += n as u64;
-                        if let Some(fd) = tcp_fd {
-                            super::transport::quickack(fd);
-                        }
-                        if let Err(end) = endpoint.handle_records(Instant::now(), rbuf, tun, wbuf) {
-                            return end;
-                        }
-                    }
-                    Err(e) => return lost(e, tls),
-                },
-                got = tun.recv(packet), if wbuf.len() < WRITE_HIGH_WATER => {
-                    if let Err(e) = handle_tun_burst(got, tun, packet, &mut endpoint, wbuf) {
-                        tracing::warn!("reading the TUN failed: {e}");
-                    }
-                }
-                () = sleep_until(deadline), if deadline.is_some() => {
-                    if let Err(end) = endpoint.handle_timeout(Instant::now(), wbuf) {
+                    if let Err(end) = endpoint.handle_records(Instant::now(), rbuf, tun, wbuf) {
                         return end;
                     }
+                }
+                Err(e) => return lost(e, tls),
+            },
+            got = tun.recv(packet), if wbuf.len() < WRITE_HIGH_WATER => {
+                if let Err(e) = handle_tun_burst(got, tun, packet, endpoint, wbuf) {
+                    tracing::warn!("reading the TUN failed: {e}");
+                }
+            }
+            () = sleep_until(deadline), if deadline.is_some() => {
+                if let Err(end) = endpoint.handle_timeout(Instant::now(), wbuf) {
+                    return end;
                 }
             }
         }

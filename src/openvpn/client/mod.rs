@@ -532,6 +532,31 @@ impl Client {
         Some(n)
     }
 
+    /// Why a connection that ends now probably failed, judged by how far the handshake got.
+    /// Over TCP a stock server reports nothing to the client: it logs the problem and hangs up.
+    /// `None` once established (a loss then is just a loss).
+    pub fn handshake_failure(&self) -> Option<&'static str> {
+        if self.data.is_some() {
+            return None;
+        }
+        Some(if !self.server_heard {
+            "the server hung up without answering our first packet: with tls-auth or tls-crypt, \
+             check that the key file and key_direction match the server's; otherwise check that \
+             this is an OpenVPN server over TCP"
+        } else {
+            match self.key.stage {
+                Stage::AwaitReset | Stage::Handshake | Stage::AwaitKeyExchange => {
+                    "the server hung up during the TLS handshake: it most likely rejected our \
+                     client certificate (is it issued by a CA the server trusts, and still valid?)"
+                }
+                Stage::KeysExchanged => {
+                    "the server hung up after the key exchange, before sending its configuration: \
+                     it refused the session (its log says why)"
+                }
+            }
+        })
+    }
+
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
