@@ -49,28 +49,46 @@ pub struct Endpoint<'a> {
     pub link: Link,
     pub bridge: &'a mut Option<Bridge>,
     pub configure: &'a mut dyn Configure,
-    pub counters: &'a mut LinkCounters,
-    pub max_record: usize,
-    /// Reused: a frame on its way to encryption, a control packet on its way out.
-    pub scratch: &'a mut Vec<u8>,
+    pub io: LinkIo<'a>,
     /// The server's address on this connection.
     pub server: Option<IpAddr>,
     /// Whether the user was told that the server sends something we cannot read.
     pub warned_incompatible: bool,
 }
 
-/// Logs a dropped server packet: a feature we lack once as a warning (every such packet is
-/// lost, so the user must hear of it), the rest at debug level (they are counted).
-fn report_dropped(e: &crate::openvpn::client::PacketError, warned: &mut bool) {
-    use crate::openvpn::client::PacketError;
-    use crate::openvpn::data::ErrorKind;
-    match e {
-        PacketError::Data(data) if data.kind() == ErrorKind::Incompatible => {
-            if !std::mem::replace(warned, true) {
-                tracing::warn!("dropping packets from the server: {data}");
-            }
+/// What every sink writes through: counters, a reused scratch buffer, the record limit.
+pub struct LinkIo<'a> {
+    pub counters: &'a mut LinkCounters,
+    /// Reused: a frame on its way to encryption, a control packet on its way out.
+    pub scratch: &'a mut Vec<u8>,
+    pub max_record: usize,
+}
+
+impl LinkIo<'_> {
+    fn record_sink<'s>(&'s mut self, out: &'s mut BytesMut) -> RecordSink<'s> {
+        RecordSink {
+            out,
+            scratch: self.scratch,
+            max_record: self.max_record,
+            counters: self.counters,
         }
-        _ => tracing::debug!("dropped a packet from the server: {e}"),
+    }
+
+    fn openvpn_sink<'s>(
+        &'s mut self,
+        client: &'s mut Client,
+        now: Instant,
+        out: &'s mut BytesMut,
+    ) -> OpenVpnSink<'s> {
+        OpenVpnSink {
+            client,
+            now,
+            out,
+            scratch: self.scratch,
+            pending: false,
+            max_record: self.max_record,
+            counters: self.counters,
+        }
     }
 }
 
@@ -124,18 +142,15 @@ impl OpenVpnSink<'_> {
         if !std::mem::take(&mut self.pending) {
             return;
         }
-        let (client, now, counters) = (&mut *self.client, self.now, &mut *self.counters);
+        let (client, now) = (&mut *self.client, self.now);
         let frame = &self.scratch[..];
-        let sealed = write_record(
-            self.out,
-            frame.len() + OPENVPN_OVERHEAD,
-            self.max_record,
-            |buf| client.encrypt_frame(now, frame, buf).ok(),
-        );
-        if sealed {
-            counters.records_out += 1;
+        let room = frame.len() + OPENVPN_OVERHEAD;
+        if write_record(self.out, room, self.max_record, |buf| {
+            client.encrypt_frame(now, frame, buf).ok()
+        }) {
+            self.counters.records_out += 1;
         } else {
-            counters.frames_refused += 1;
+            self.counters.frames_refused += 1;
         }
     }
 
@@ -168,21 +183,48 @@ fn write_record(
     }
 }
 
+/// Logs a dropped server packet: a feature we lack once as a warning (every such packet is
+/// lost, so the user must hear of it), the rest at debug level (they are counted).
+fn report_dropped(e: &crate::openvpn::client::PacketError, warned: &mut bool) {
+    use crate::openvpn::client::PacketError;
+    use crate::openvpn::data::ErrorKind;
+    match e {
+        PacketError::Data(data) if data.kind() == ErrorKind::Incompatible => {
+            if !std::mem::replace(warned, true) {
+                tracing::warn!("dropping packets from the server: {data}");
+            }
+        }
+        _ => tracing::debug!("dropped a packet from the server: {e}"),
+    }
+}
+
 impl Endpoint<'_> {
+    /// Runs `f` with the bridge and the sink that carries its frames over this link; `None`
+    /// when there is no bridge yet (OpenVPN before the push).
+    fn with_sink<R>(
+        &mut self,
+        now: Instant,
+        out: &mut BytesMut,
+        f: impl FnOnce(&mut Bridge, &mut dyn FrameSink) -> R,
+    ) -> Option<R> {
+        let bridge = self.bridge.as_mut()?;
+        Some(match &mut self.link {
+            Link::Simpletun => f(bridge, &mut self.io.record_sink(out)),
+            Link::OpenVpn(client) => {
+                let mut sink = self.io.openvpn_sink(client, now, out);
+                let result = f(bridge, &mut sink);
+                sink.finish();
+                result
+            }
+        })
+    }
+
     /// The connection is up: simpletun's link is usable at once; OpenVPN sends its reset.
     pub fn start(&mut self, now: Instant, out: &mut BytesMut) -> Result<(), SessionEnd> {
-        match &mut self.link {
+        match self.link {
             Link::Simpletun => {
-                self.counters.established += 1;
-                if let Some(bridge) = self.bridge.as_mut() {
-                    let mut sink = RecordSink {
-                        out,
-                        scratch: self.scratch,
-                        max_record: self.max_record,
-                        counters: self.counters,
-                    };
-                    bridge.link_up(now, &mut sink);
-                }
+                self.io.counters.established += 1;
+                self.with_sink(now, out, |bridge, sink| bridge.link_up(now, sink));
                 Ok(())
             }
             Link::OpenVpn(_) => self.after_openvpn_input(now, out),
@@ -200,7 +242,7 @@ impl Endpoint<'_> {
     ) -> Result<(), SessionEnd> {
         let mut consumed = 0;
         let result = loop {
-            let range = match Deframer::new(&rbuf[consumed..], self.max_record).next_record() {
+            let range = match Deframer::new(&rbuf[consumed..], self.io.max_record).next_record() {
                 Ok(Some(record)) => {
                     let start = consumed + framing::HEADER_LEN;
                     consumed = start + record.len();
@@ -209,7 +251,7 @@ impl Endpoint<'_> {
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(SessionEnd::Lost(LinkLoss::Framing(e))),
             };
-            self.counters.records_in += 1;
+            self.io.counters.records_in += 1;
             self.handle_record(now, &mut rbuf[range], tun, out);
         };
         bytes::Buf::advance(rbuf, consumed);
@@ -227,84 +269,42 @@ impl Endpoint<'_> {
         tun: &mut T,
         out: &mut BytesMut,
     ) {
-        let (frame, bridge) = match &mut self.link {
-            Link::Simpletun => (Some(&*record), self.bridge.as_mut()),
+        let frame = match &mut self.link {
+            Link::Simpletun => Some(&*record),
             Link::OpenVpn(client) => match client.handle_packet(now, record) {
-                Ok(frame) => (frame, self.bridge.as_mut()),
+                Ok(frame) => frame,
                 Err(e) => {
-                    self.counters.packets_rejected += 1;
+                    self.io.counters.packets_rejected += 1;
                     report_dropped(&e, &mut self.warned_incompatible);
                     return;
                 }
             },
         };
-        let (Some(frame), Some(bridge)) = (frame, bridge) else {
-            return;
-        };
-        let packet = match &mut self.link {
-            Link::Simpletun => bridge.handle_frame(
-                now,
-                frame,
-                &mut RecordSink {
-                    out,
-                    scratch: self.scratch,
-                    max_record: self.max_record,
-                    counters: self.counters,
-                },
-            ),
-            Link::OpenVpn(client) => {
-                let mut sink = OpenVpnSink {
-                    client,
-                    now,
-                    out,
-                    scratch: self.scratch,
-                    pending: false,
-                    max_record: self.max_record,
-                    counters: self.counters,
-                };
-                let packet = bridge.handle_frame(now, frame, &mut sink);
-                sink.finish();
-                packet
-            }
-        };
-        if let Some(packet) = packet {
+        let Some(frame) = frame else { return };
+        let packet = self.with_sink(now, out, |bridge, sink| {
+            bridge.handle_frame(now, frame, sink)
+        });
+        if let Some(packet) = packet.flatten() {
             if tun.send(packet).is_err() {
-                self.counters.tun_write_errors += 1;
+                self.io.counters.tun_write_errors += 1;
             }
         }
     }
 
-    /// One packet from the TUN into the link.
+    /// One packet from the TUN into the link (dropped and counted until the link is up).
     pub fn handle_ip_packet(&mut self, now: Instant, packet: &[u8], out: &mut BytesMut) {
-        let ready = self.ready_link();
-        let Some(bridge) = self.bridge.as_mut().filter(|_| ready) else {
-            self.counters.dropped_link_down += 1;
-            return;
+        let ready = match &self.link {
+            Link::Simpletun => true,
+            Link::OpenVpn(client) => client.is_established(),
         };
-        match &mut self.link {
-            Link::Simpletun => bridge.handle_ip_packet(
-                now,
-                packet,
-                &mut RecordSink {
-                    out,
-                    scratch: self.scratch,
-                    max_record: self.max_record,
-                    counters: self.counters,
-                },
-            ),
-            Link::OpenVpn(client) => {
-                let mut sink = OpenVpnSink {
-                    client,
-                    now,
-                    out,
-                    scratch: self.scratch,
-                    pending: false,
-                    max_record: self.max_record,
-                    counters: self.counters,
-                };
-                bridge.handle_ip_packet(now, packet, &mut sink);
-                sink.finish();
-            }
+        let sent = ready
+            && self
+                .with_sink(now, out, |bridge, sink| {
+                    bridge.handle_ip_packet(now, packet, sink)
+                })
+                .is_some();
+        if !sent {
+            self.io.counters.dropped_link_down += 1;
         }
     }
 
@@ -320,14 +320,6 @@ impl Endpoint<'_> {
         }
     }
 
-    /// Whether frames can be sent (simpletun: always; OpenVPN: once established).
-    fn ready_link(&self) -> bool {
-        match &self.link {
-            Link::Simpletun => true,
-            Link::OpenVpn(client) => client.is_established(),
-        }
-    }
-
     pub fn poll_timeout(&self) -> Option<Instant> {
         let bridge = self.bridge.as_ref().and_then(Bridge::poll_timeout);
         let link = match &self.link {
@@ -338,36 +330,13 @@ impl Endpoint<'_> {
     }
 
     pub fn handle_timeout(&mut self, now: Instant, out: &mut BytesMut) -> Result<(), SessionEnd> {
-        match &mut self.link {
-            Link::Simpletun => {
-                if let Some(bridge) = self.bridge.as_mut() {
-                    let mut sink = RecordSink {
-                        out,
-                        scratch: self.scratch,
-                        max_record: self.max_record,
-                        counters: self.counters,
-                    };
-                    bridge.handle_timeout(now, &mut sink);
-                }
-                Ok(())
-            }
-            Link::OpenVpn(client) => {
-                client.handle_timeout(now);
-                if let Some(bridge) = self.bridge.as_mut() {
-                    let mut sink = OpenVpnSink {
-                        client,
-                        now,
-                        out,
-                        scratch: self.scratch,
-                        pending: false,
-                        max_record: self.max_record,
-                        counters: self.counters,
-                    };
-                    bridge.handle_timeout(now, &mut sink);
-                    sink.finish();
-                }
-                self.after_openvpn_input(now, out)
-            }
+        if let Link::OpenVpn(client) = &mut self.link {
+            client.handle_timeout(now);
+        }
+        self.with_sink(now, out, |bridge, sink| bridge.handle_timeout(now, sink));
+        match self.link {
+            Link::Simpletun => Ok(()),
+            Link::OpenVpn(_) => self.after_openvpn_input(now, out),
         }
     }
 
@@ -377,67 +346,76 @@ impl Endpoint<'_> {
         let Link::OpenVpn(client) = &mut self.link else {
             return Ok(());
         };
+        let io = &mut self.io;
         loop {
-            self.scratch.clear();
-            if !client.poll_transmit(now, self.scratch) {
+            io.scratch.clear();
+            if !client.poll_transmit(now, io.scratch) {
                 break;
             }
-            let packet = &self.scratch[..];
-            if write_record(out, packet.len(), self.max_record, |buf| {
+            let packet = &io.scratch[..];
+            if write_record(out, packet.len(), io.max_record, |buf| {
                 buf.copy_from_slice(packet);
                 Some(packet.len())
             }) {
-                self.counters.records_out += 1;
+                io.counters.records_out += 1;
             }
         }
-        if write_record(out, OPENVPN_OVERHEAD, self.max_record, |buf| {
+        if write_record(out, OPENVPN_OVERHEAD, io.max_record, |buf| {
             client.poll_ping(now, buf)
         }) {
-            self.counters.records_out += 1;
+            io.counters.records_out += 1;
         }
-        while let Some(event) = client.poll_event() {
-            match event {
-                Event::Established(pushed) => {
-                    self.counters.established += 1;
-                    let config = self
-                        .configure
-                        .pushed(&pushed, self.server)
-                        .map_err(SessionEnd::System)?;
-                    if self.bridge.as_ref().map(Bridge::config) != Some(&config) {
-                        *self.bridge = Some(Bridge::new(config));
-                    }
-                    if let Some(bridge) = self.bridge.as_mut() {
-                        let mut sink = OpenVpnSink {
-                            client,
-                            now,
-                            out,
-                            scratch: self.scratch,
-                            pending: false,
-                            max_record: self.max_record,
-                            counters: self.counters,
-                        };
-                        bridge.link_up(now, &mut sink);
-                        sink.finish();
-                    }
+        while let Some(event) = self.next_event() {
+            self.handle_event(event, now, out)?;
+        }
+        Ok(())
+    }
+
+    fn next_event(&mut self) -> Option<Event> {
+        match &mut self.link {
+            Link::OpenVpn(client) => client.poll_event(),
+            Link::Simpletun => None,
+        }
+    }
+
+    fn handle_event(
+        &mut self,
+        event: Event,
+        now: Instant,
+        out: &mut BytesMut,
+    ) -> Result<(), SessionEnd> {
+        match event {
+            Event::Established(pushed) => {
+                self.io.counters.established += 1;
+                let config = self
+                    .configure
+                    .pushed(&pushed, self.server)
+                    .map_err(SessionEnd::System)?;
+                if self.bridge.as_ref().map(Bridge::config) != Some(&config) {
+                    *self.bridge = Some(Bridge::new(config));
+                }
+                self.with_sink(now, out, |bridge, sink| bridge.link_up(now, sink));
+                if let Link::OpenVpn(client) = &self.link {
                     if let Some((key_id, cipher)) = client.current_key() {
                         tracing::info!(key_id, cipher = cipher.name(), "tunnel established");
                     }
                 }
-                Event::Rekeyed { key_id } => tracing::info!(key_id, "data channel rekeyed"),
-                Event::Restart(reason) => return Err(SessionEnd::Lost(LinkLoss::Server(reason))),
-                Event::Fatal {
-                    authentication,
-                    reason,
-                    tls,
-                } => {
-                    return Err(SessionEnd::Fatal {
-                        authentication,
-                        reason,
-                        tls,
-                    })
-                }
+                Ok(())
             }
+            Event::Rekeyed { key_id } => {
+                tracing::info!(key_id, "data channel rekeyed");
+                Ok(())
+            }
+            Event::Restart(reason) => Err(SessionEnd::Lost(LinkLoss::Server(reason))),
+            Event::Fatal {
+                authentication,
+                reason,
+                tls,
+            } => Err(SessionEnd::Fatal {
+                authentication,
+                reason,
+                tls,
+            }),
         }
-        Ok(())
     }
 }

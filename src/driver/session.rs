@@ -182,7 +182,7 @@ async fn pump<T: PacketDevice, S: AsyncRead + AsyncWrite>(
             progress = write_or_flush(&mut writer, wbuf), if !wbuf.is_empty() || needs_flush => match progress {
                 Ok(Some(0)) => return SessionEnd::Lost(LinkLoss::Closed),
                 Ok(Some(n)) => {
-                    endpoint.counters.bytes_out += n as u64;
+                    endpoint.io.counters.bytes_out += n as u64;
                     wbuf.advance(n);
                     needs_flush = true;
                 }
@@ -193,7 +193,7 @@ async fn pump<T: PacketDevice, S: AsyncRead + AsyncWrite>(
                 Ok(0) if rbuf.is_empty() => return SessionEnd::Lost(LinkLoss::Closed),
                 Ok(0) => return SessionEnd::Lost(LinkLoss::Truncated(rbuf.len())),
                 Ok(n) => {
-                    endpoint.counters.bytes_in += n as u64;
+                    endpoint.io.counters.bytes_in += n as u64;
                     if let Some(fd) = tcp_fd {
                         super::transport::quickack(fd);
                     }

@@ -109,7 +109,7 @@ impl Bridge {
     /// The link (server connection) is up: forget all learned neighbours and pending packets (a
     /// restarted server's TAP usually has a new MAC), send a gratuitous ARP for our address and,
     /// if a gateway is configured, an ARP request for it so the first packet does not wait.
-    pub fn link_up(&mut self, now: Instant, out: &mut impl FrameSink) {
+    pub fn link_up(&mut self, now: Instant, out: &mut (impl FrameSink + ?Sized)) {
         let stale = self.pending.clear();
         self.counters.drop_n(DropReason::LinkDown, stale as u64);
         self.neighbors.clear();
@@ -134,7 +134,7 @@ impl Bridge {
 
     /// An IP packet read from the TUN. Emits zero or more frames (the packet in a frame, or an
     /// ARP request while it waits in the pending queue).
-    pub fn handle_ip_packet(&mut self, now: Instant, packet: &[u8], out: &mut impl FrameSink) {
+    pub fn handle_ip_packet(&mut self, now: Instant, packet: &[u8], out: &mut (impl FrameSink + ?Sized)) {
         self.counters.packets_from_tun += 1;
         if !self.link_up {
             return self.counters.drop(DropReason::LinkDown);
@@ -167,7 +167,7 @@ impl Bridge {
         &mut self,
         now: Instant,
         frame: &'a [u8],
-        out: &mut impl FrameSink,
+        out: &mut (impl FrameSink + ?Sized),
     ) -> Option<&'a [u8]> {
         self.counters.frames_in += 1;
         self.counters.bytes_in += frame.len() as u64;
@@ -196,7 +196,7 @@ impl Bridge {
     }
 
     /// Retries due ARP requests and gives up on next hops that never answered.
-    pub fn handle_timeout(&mut self, now: Instant, out: &mut impl FrameSink) {
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut (impl FrameSink + ?Sized)) {
         for index in 0..MAX_PENDING_NEXT_HOPS {
             match self.pending.expire(index, now) {
                 Some(Expiry::Retry(hop)) => self.send_request(hop, MacAddr::BROADCAST, out),
@@ -239,7 +239,7 @@ impl Bridge {
     }
 
     /// Sends `packet` to on-link `hop`, or queues it while `hop` is resolved.
-    fn send_via(&mut self, now: Instant, hop: Ipv4Addr, packet: &[u8], out: &mut impl FrameSink) {
+    fn send_via(&mut self, now: Instant, hop: Ipv4Addr, packet: &[u8], out: &mut (impl FrameSink + ?Sized)) {
         match self.neighbors.lookup(hop, now) {
             Lookup::Found { mac, refresh } => {
                 self.emit_frame(mac, EtherType::IPV4, packet, out);
@@ -280,7 +280,7 @@ impl Bridge {
         }
     }
 
-    fn receive_arp(&mut self, now: Instant, payload: &[u8], out: &mut impl FrameSink) {
+    fn receive_arp(&mut self, now: Instant, payload: &[u8], out: &mut (impl FrameSink + ?Sized)) {
         let arp = match ArpPacket::new_checked(payload).and_then(|p| ArpRepr::parse(&p)) {
             Ok(arp) => arp,
             Err(WireError::UnsupportedArp { .. }) => {
@@ -345,7 +345,7 @@ impl Bridge {
         ip: Ipv4Addr,
         mac: MacAddr,
         create: bool,
-        out: &mut impl FrameSink,
+        out: &mut (impl FrameSink + ?Sized),
     ) {
         let known = self.neighbors.update(ip, mac, now);
         let pending = self.pending.find(ip);
@@ -362,7 +362,7 @@ impl Bridge {
     }
 
     /// Answers a claim on our address with our own announcement, rate-limited.
-    fn defend(&mut self, now: Instant, claim: &ArpRepr, out: &mut impl FrameSink) {
+    fn defend(&mut self, now: Instant, claim: &ArpRepr, out: &mut (impl FrameSink + ?Sized)) {
         let due = self
             .last_defense
             .map_or(true, |last| now >= later(last, DEFEND_INTERVAL));
@@ -379,12 +379,12 @@ impl Bridge {
         self.send_arp(MacAddr::BROADCAST, &ours, out);
     }
 
-    fn send_request(&mut self, target: Ipv4Addr, dst: MacAddr, out: &mut impl FrameSink) {
+    fn send_request(&mut self, target: Ipv4Addr, dst: MacAddr, out: &mut (impl FrameSink + ?Sized)) {
         let request = ArpRepr::request(self.config.mac, self.our_ip(), target);
         self.send_arp(dst, &request, out);
     }
 
-    fn send_arp(&mut self, dst: MacAddr, arp: &ArpRepr, out: &mut impl FrameSink) {
+    fn send_arp(&mut self, dst: MacAddr, arp: &ArpRepr, out: &mut (impl FrameSink + ?Sized)) {
         let mut payload = [0u8; ETHERNET_IPV4_LEN];
         if !self.link_up || arp.emit(&mut payload).is_err() {
             return;
@@ -403,7 +403,7 @@ impl Bridge {
         dst: MacAddr,
         ethertype: EtherType,
         payload: &[u8],
-        out: &mut impl FrameSink,
+        out: &mut (impl FrameSink + ?Sized),
     ) {
         let len = HEADER_LEN + payload.len();
         let header = EthernetRepr {
