@@ -23,12 +23,15 @@ use super::ovpn_server::{Server, ServerConfig, ServerWrap};
 /// The client's wall clock for the replay time field.
 pub const UNIX_NOW: u32 = 1_700_000_100;
 pub const HAND_WINDOW: Duration = Duration::from_secs(60);
+pub const SECOND: Duration = Duration::from_secs(1);
 
 /// TLS material shared by all tests of a binary (the PKI is generated once).
 pub struct Fixture {
     pub client_tls: Arc<rustls::ClientConfig>,
     pub server_tls13: Arc<rustls::ServerConfig>,
     pub server_tls12: Arc<rustls::ServerConfig>,
+    /// A server that trusts only another CA: it refuses our client certificate.
+    pub server_other_ca: Arc<rustls::ServerConfig>,
 }
 
 pub fn fixture() -> &'static Fixture {
@@ -40,10 +43,10 @@ pub fn fixture() -> &'static Fixture {
         let ca = tapclient::credentials::load_ca(&pki.ca_crt).unwrap();
         let password = PasswordSource::File(pki.client_pass.clone());
         let identity = tapclient::credentials::load_pkcs12(&pki.client_p12, &password).unwrap();
-        let server = |version: &'static rustls::SupportedProtocolVersion| {
+        let server = |version: &'static rustls::SupportedProtocolVersion, ca: &[u8]| {
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             let mut roots = rustls::RootCertStore::empty();
-            roots.add(CertificateDer::from(pki.ca_der.clone())).unwrap();
+            roots.add(CertificateDer::from(ca.to_vec())).unwrap();
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider.clone(),
@@ -63,8 +66,9 @@ pub fn fixture() -> &'static Fixture {
         };
         Fixture {
             client_tls: tapclient::tls::client_config(&ca, identity, None).unwrap(),
-            server_tls13: server(&rustls::version::TLS13),
-            server_tls12: server(&rustls::version::TLS12),
+            server_tls13: server(&rustls::version::TLS13, &pki.ca_der),
+            server_tls12: server(&rustls::version::TLS12, &pki.ca_der),
+            server_other_ca: server(&rustls::version::TLS13, &pki.other_ca_der),
         }
     })
 }
@@ -110,6 +114,7 @@ pub struct Faults {
     blackhole_from: Option<usize>,
     /// Seeded random faults: (state, drop %, duplicate %, swap %).
     random: Option<(u64, u32, u32, u32)>,
+    random_until: Option<usize>,
     seen: usize,
 }
 
@@ -135,6 +140,13 @@ impl Faults {
         self
     }
 
+    /// Random faults stop after this many control packets (the network heals), so that whether
+    /// a handshake fits the hand-window does not hinge on unrelated timer constants.
+    pub fn random_until(mut self, index: usize) -> Faults {
+        self.random_until = Some(index);
+        self
+    }
+
     fn next(&mut self) -> Option<Fault> {
         let index = self.seen;
         self.seen += 1;
@@ -143,6 +155,9 @@ impl Faults {
         }
         if let Some(fault) = self.at.get(&index) {
             return Some(*fault);
+        }
+        if self.random_until.is_some_and(|until| index >= until) {
+            return None;
         }
         let (state, drop, duplicate, swap) = self.random.as_mut()?;
         *state ^= *state << 13;
@@ -172,12 +187,6 @@ pub struct Sent {
     pub message_id: Option<u32>,
     pub acks: Vec<u32>,
     pub fault: Option<Fault>,
-}
-
-impl Sent {
-    pub fn is_control(&self) -> bool {
-        self.opcode.is_control()
-    }
 }
 
 /// One direction of the network.
@@ -221,10 +230,16 @@ impl Link {
             fault: None,
         };
         if opcode.is_control() {
-            let plain = self.tap.unwrap(&packet, now).expect("tap unwraps").to_vec();
-            let repr = ControlRepr::parse(&plain).expect("tap parses");
-            sent.message_id = repr.message_id;
-            sent.acks = repr.acks.as_slice().to_vec();
+            // A tap with the receiver's keys; a packet it cannot authenticate stays opaque.
+            let plain = self.tap.unwrap(&packet, now).map(<[u8]>::to_vec);
+            if let Some(repr) = plain
+                .as_deref()
+                .ok()
+                .and_then(|p| ControlRepr::parse(p).ok())
+            {
+                sent.message_id = repr.message_id;
+                sent.acks = repr.acks.as_slice().to_vec();
+            }
             sent.fault = self.faults.next();
         }
         let fault = sent.fault;
@@ -287,6 +302,22 @@ impl Link {
             .filter_map(|s| Some((s.key_id, s.message_id?)))
             .filter(|id| !seen.insert(*id))
             .count()
+    }
+
+    /// Distinct (key_id, message id) pairs sent.
+    pub fn distinct_messages(&self) -> usize {
+        let ids: std::collections::HashSet<_> = self
+            .log
+            .iter()
+            .filter_map(|s| Some((s.key_id, s.message_id?)))
+            .collect();
+        ids.len()
+    }
+
+    /// The key_id of the last data packet sent.
+    pub fn last_data_key_id(&self) -> Option<u8> {
+        let data = |s: &&Sent| matches!(s.opcode, Opcode::DataV1 | Opcode::DataV2);
+        self.log.iter().rev().find(data).map(|s| s.key_id)
     }
 
     /// When the packets carrying this (opcode, key_id, message id) were sent.
@@ -365,6 +396,9 @@ impl Net {
     fn drive_server(&mut self) {
         while let Some(packet) = self.server.poll_transmit(self.now) {
             self.to_client.send(self.now, self.epoch, packet);
+        }
+        if let Some(ping) = self.server.poll_ping(self.now) {
+            self.to_client.send(self.now, self.epoch, ping);
         }
     }
 
@@ -472,6 +506,49 @@ impl Net {
             .map(|(at, _)| *at)
     }
 
+    /// The first `Restart`: when, and why.
+    pub fn restart(&self) -> Option<(Duration, &str)> {
+        self.events.iter().find_map(|(at, e)| match e {
+            Event::Restart(why) => Some((*at, why.as_str())),
+            _ => None,
+        })
+    }
+
+    /// The first `Fatal`: whether it blames authentication, and why.
+    pub fn fatal(&self) -> Option<(bool, &str)> {
+        self.events.iter().find_map(|(_, e)| match e {
+            Event::Fatal {
+                authentication,
+                reason,
+                ..
+            } => Some((*authentication, reason.as_str())),
+            _ => None,
+        })
+    }
+
+    /// The key_ids of the `Rekeyed` events, in order.
+    pub fn rekeys(&self) -> Vec<u8> {
+        let rekeyed = |(_, e): &(Duration, Event)| match e {
+            Event::Rekeyed { key_id } => Some(*key_id),
+            _ => None,
+        };
+        self.events.iter().filter_map(rekeyed).collect()
+    }
+
+    /// A server-initiated renegotiation run until both sides use the new key; returns its id.
+    pub fn rekey(&mut self) -> u8 {
+        let before = self.rekeys().len();
+        self.server.start_renegotiation(self.now);
+        let done = self.run_until(10 * SECOND, |n| n.rekeys().len() > before);
+        assert!(done, "no rekey; events {:?}", self.events);
+        let key_id = *self.rekeys().last().unwrap();
+        assert_eq!(self.client.current_key().map(|k| k.0), Some(key_id));
+        // The server switches once our ACK of its key message arrives.
+        let switched = self.run_until(SECOND, |n| n.server.data_key_id() == Some(key_id));
+        assert!(switched, "the server did not activate key {key_id}");
+        key_id
+    }
+
     /// The first event matching `pred`, with its time.
     pub fn event(&self, pred: impl Fn(&Event) -> bool) -> Option<&(Duration, Event)> {
         self.events.iter().find(|(_, e)| pred(e))
@@ -494,23 +571,25 @@ impl Net {
     }
 
     pub fn send_from_server(&mut self, frame: &[u8]) {
-        let packet = self.server.encrypt_frame(frame);
+        let packet = self.server.encrypt_frame(self.now, frame);
         self.to_client.send(self.now, self.epoch, packet);
     }
 
     /// A frame each way through the data channel; panics unless both arrive intact.
     pub fn round_trip(&mut self, tag: &str) {
         let up = format!("client->server {tag}").into_bytes();
+        let before = self.server.frames.len();
         self.send_from_client(&up);
-        let arrived = self.run_until(Duration::from_secs(1), |n| n.server.frames.contains(&up));
+        let arrived = self.run_until(SECOND, |n| n.server.frames[before..].contains(&up));
         assert!(
             arrived,
             "{tag}: server errors {:?}",
             self.server.data_errors
         );
         let down = format!("server->client {tag}").into_bytes();
+        let before = self.client_frames.len();
         self.send_from_server(&down);
-        let arrived = self.run_until(Duration::from_secs(1), |n| n.client_frames.contains(&down));
+        let arrived = self.run_until(SECOND, |n| n.client_frames[before..].contains(&down));
         assert!(arrived, "{tag}: client drops {:?}", self.client_drops);
     }
 }

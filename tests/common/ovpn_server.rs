@@ -16,13 +16,13 @@
 
 use std::io::{Read, Write};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rustls::ServerConnection;
 use tapclient::openvpn::client::WrapKeys;
 use tapclient::openvpn::data::{
     Compression, DataChannel, DataCipher, DataConfig, DataError, Decrypted, DirectionSecret,
-    KeyMaterial,
+    KeyMaterial, OccKind,
 };
 use tapclient::openvpn::kdf::{KeyBlock, EKM_LABEL};
 use tapclient::openvpn::keymethod::{KeySource, PeerRandoms, PRE_MASTER_LEN, RANDOM_LEN};
@@ -30,7 +30,7 @@ use tapclient::openvpn::push::{
     CompressionFraming, ControlMessage, ControlStream, PushAssembler, PushedConfig,
 };
 use tapclient::openvpn::reliable::Reliable;
-use tapclient::openvpn::wire::{ControlRepr, KeyId, Opcode, SessionId};
+use tapclient::openvpn::wire::{AckList, ControlRepr, KeyId, Opcode, SessionId};
 use tapclient::openvpn::wrap::{AuthDigest, KeyDirection, Side, StaticKey, Wrapper};
 
 /// The push of a stock 2.6 TAP server to a client announcing IV_PROTO 142 (§7.1).
@@ -102,12 +102,14 @@ impl ServerWrap {
 
 pub struct ServerConfig {
     pub tls: Arc<rustls::ServerConfig>,
-    /// The whole `PUSH_REPLY,…` message (without the NUL).
+    /// The `PUSH_REPLY,…` message(s), one per line (several for `push-continuation`).
     pub push: String,
     pub push_mode: PushMode,
     pub wrap: ServerWrap,
     /// TLS bytes per `P_CONTROL_V1` (small values split flights over many packets).
     pub control_payload: usize,
+    /// Keepalive: a ping after this long without sending (stock `keepalive 10 60` → 10 s).
+    pub ping: Option<Duration>,
 }
 
 impl ServerConfig {
@@ -118,6 +120,7 @@ impl ServerConfig {
             push_mode: PushMode::OnRequest,
             wrap: ServerWrap::None,
             control_payload: 1100,
+            ping: None,
         }
     }
 }
@@ -143,6 +146,8 @@ struct ServerKey {
     plaintext: Vec<u8>,
     stage: ServerStage,
     client_source: Option<KeySource>,
+    /// Set when our TLS refused the client (its alert goes out like any TLS output).
+    tls_error: Option<rustls::Error>,
     random1: [u8; RANDOM_LEN],
     random2: [u8; RANDOM_LEN],
 }
@@ -176,6 +181,7 @@ pub struct Server {
     /// Control packets refused, with the reason.
     pub control_drops: Vec<String>,
     pub data_errors: Vec<DataError>,
+    last_sent: Option<Instant>,
     rng: ring::rand::SystemRandom,
 }
 
@@ -204,12 +210,18 @@ impl Server {
             pings: 0,
             control_drops: Vec::new(),
             data_errors: Vec::new(),
+            last_sent: None,
             rng,
         }
     }
 
     pub fn key_id(&self) -> Option<u8> {
         self.key.as_ref().map(|k| k.key_id.value())
+    }
+
+    /// Why our TLS refused the client, if it did.
+    pub fn tls_error(&self) -> Option<&rustls::Error> {
+        self.key.as_ref()?.tls_error.as_ref()
     }
 
     pub fn stage(&self) -> Option<ServerStage> {
@@ -302,6 +314,7 @@ impl Server {
             plaintext: Vec::new(),
             stage: ServerStage::Handshake,
             client_source: None,
+            tls_error: None,
             random1,
             random2,
         }
@@ -316,17 +329,18 @@ impl Server {
                 continue; // the client's hard/soft reset
             }
             let mut payload = message.payload;
-            while !payload.is_empty() {
+            while !payload.is_empty() && key.tls_error.is_none() {
                 key.tls.read_tls(&mut payload).unwrap();
-                key.tls
-                    .process_new_packets()
-                    .expect("the client's TLS is acceptable");
+                key.tls_error = key.tls.process_new_packets().err();
             }
         }
     }
 
     fn progress(&mut self, now: Instant) {
         let key = self.key.as_mut().expect("a key state");
+        if key.tls_error.is_some() {
+            return;
+        }
         if key.stage == ServerStage::Handshake && !key.tls.is_handshaking() {
             key.stage = ServerStage::AwaitClientKey;
         }
@@ -430,7 +444,8 @@ impl Server {
     /// Sends the configured `PUSH_REPLY` now.
     pub fn push(&mut self) {
         let text = self.cfg.push.clone();
-        self.send_control_message(&text);
+        text.lines()
+            .for_each(|part| self.send_control_message(part));
         self.push_sent = true;
     }
 
@@ -444,7 +459,13 @@ impl Server {
 
     /// Starts a renegotiation: `SOFT_RESET_V1` for the next key_id and a new TLS session.
     pub fn start_renegotiation(&mut self, now: Instant) {
-        let next = self.key.as_ref().expect("a key state").key_id.next();
+        let key = self.key.as_ref().expect("a key state");
+        assert_eq!(
+            key.stage,
+            ServerStage::Active,
+            "renegotiate from an active key"
+        );
+        let next = key.key_id.next();
         self.key = Some(self.new_key(now, next, Opcode::SoftResetV1));
     }
 
@@ -467,6 +488,7 @@ impl Server {
         }
         key.tls_out.drain(..sent);
         let out = key.reliable.poll_transmit(now)?;
+        self.last_sent = Some(now);
         let repr = ControlRepr {
             opcode: out.opcode,
             key_id: key.key_id,
@@ -490,12 +512,51 @@ impl Server {
         wire
     }
 
+    /// A wrapped `P_CONTROL_V1` with arbitrary header fields (for forged or stale packets).
+    pub fn craft_control(
+        &mut self,
+        key_id: u8,
+        session_id: SessionId,
+        acks: &[u32],
+        remote_session_id: Option<SessionId>,
+        message_id: u32,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let repr = ControlRepr {
+            opcode: Opcode::ControlV1,
+            key_id: KeyId::new(key_id).unwrap(),
+            session_id,
+            acks: AckList::from_slice(acks).unwrap(),
+            remote_session_id,
+            message_id: Some(message_id),
+            payload,
+        };
+        let mut plain = Vec::new();
+        repr.emit_to_vec(&mut plain).unwrap();
+        self.wrap_plain(&plain)
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.key.as_ref()?.reliable.poll_timeout()
+        let ping = self.cfg.ping.zip(self.last_sent).map(|(i, t)| t + i);
+        let retransmit = self.key.as_ref()?.reliable.poll_timeout();
+        [ping.filter(|_| self.data.is_some()), retransmit]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// A keepalive ping when the configured interval passed without sending.
+    pub fn poll_ping(&mut self, now: Instant) -> Option<Vec<u8>> {
+        let due = self.cfg.ping.zip(self.last_sent).map(|(i, t)| t + i)?;
+        if now < due || self.data.is_none() {
+            return None;
+        }
+        Some(self.encrypt_ping(now))
     }
 
     /// Encrypts a frame on the current data key.
-    pub fn encrypt_frame(&mut self, frame: &[u8]) -> Vec<u8> {
+    pub fn encrypt_frame(&mut self, now: Instant, frame: &[u8]) -> Vec<u8> {
+        self.last_sent = Some(now);
         let data = self.data.as_mut().expect("server data keys");
         let mut out = vec![0u8; frame.len() + 64];
         let n = data.encrypt_frame(frame, &mut out).unwrap();
@@ -503,8 +564,19 @@ impl Server {
         out
     }
 
+    /// Encrypts an OCC message (without body) on the current data key.
+    pub fn encrypt_occ(&mut self, now: Instant, kind: OccKind) -> Vec<u8> {
+        self.last_sent = Some(now);
+        let data = self.data.as_mut().expect("server data keys");
+        let mut out = vec![0u8; 64];
+        let n = data.encrypt_occ(kind, &[], &mut out).unwrap();
+        out.truncate(n);
+        out
+    }
+
     /// Encrypts a keepalive ping on the current data key.
-    pub fn encrypt_ping(&mut self) -> Vec<u8> {
+    pub fn encrypt_ping(&mut self, now: Instant) -> Vec<u8> {
+        self.last_sent = Some(now);
         let data = self.data.as_mut().expect("server data keys");
         let mut out = vec![0u8; 64];
         let n = data.encrypt_ping(&mut out).unwrap();
@@ -514,13 +586,15 @@ impl Server {
 }
 
 fn parse_push(text: &str) -> PushedConfig {
-    let ControlMessage::PushReply(reply) = ControlMessage::parse(text) else {
-        panic!("not a PUSH_REPLY: {text}");
-    };
-    PushAssembler::new()
-        .handle_reply(reply)
-        .expect("usable push")
-        .expect("a single-part push")
+    let mut assembler = PushAssembler::new();
+    let mut pushed = None;
+    for part in text.lines() {
+        let ControlMessage::PushReply(reply) = ControlMessage::parse(part) else {
+            panic!("not a PUSH_REPLY: {part}");
+        };
+        pushed = assembler.handle_reply(reply).expect("usable push");
+    }
+    pushed.expect("a complete push")
 }
 
 fn data_config(pushed: &PushedConfig) -> DataConfig {
