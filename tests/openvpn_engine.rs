@@ -213,6 +213,16 @@ fn lost_tls_packets_are_retransmitted() {
 }
 
 #[test]
+fn a_late_packet_within_the_retransmit_timeout_causes_no_retransmission() {
+    let mut net = Net::new(server_config());
+    let late = Duration::from_millis(1500);
+    net.to_client.faults = Faults::none().at(1, Fault::Delay(late)); // the server's TLS flight
+    assert_eq!(net.establish(), late);
+    assert_eq!(net.to_server.retransmissions(), 0);
+    assert_eq!(net.to_client.retransmissions(), 0);
+}
+
+#[test]
 fn duplicated_control_packets_are_harmless() {
     let mut cfg = server_config();
     cfg.control_payload = 300;

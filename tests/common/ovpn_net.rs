@@ -358,7 +358,7 @@ impl Net {
     pub fn with_settings(settings: Arc<Settings>, cfg: ServerConfig) -> Net {
         let epoch = Instant::now();
         let to_server = Link::new(cfg.wrap.server_wrapper());
-        let to_client = Link::new(cfg.wrap.client_wrapper());
+        let to_client = Link::new(cfg.wrap.client_keys().wrapper());
         Net {
             client: Client::new(settings, epoch, UNIX_NOW).expect("client"),
             server: Server::new(cfg),

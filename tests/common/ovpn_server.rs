@@ -79,11 +79,6 @@ impl ServerWrap {
         }
     }
 
-    /// A client-side wrapper with the same key (for watching server → client packets).
-    pub fn client_wrapper(&self) -> Wrapper {
-        self.client_keys().wrapper()
-    }
-
     /// The client's settings for this wrapping (key-direction 1 for tls-auth).
     pub fn client_keys(&self) -> WrapKeys {
         match self {
@@ -522,6 +517,7 @@ impl Server {
         message_id: u32,
         payload: &[u8],
     ) -> Vec<u8> {
+        let mut plain = Vec::new();
         let repr = ControlRepr {
             opcode: Opcode::ControlV1,
             key_id: KeyId::new(key_id).unwrap(),
@@ -531,7 +527,6 @@ impl Server {
             message_id: Some(message_id),
             payload,
         };
-        let mut plain = Vec::new();
         repr.emit_to_vec(&mut plain).unwrap();
         self.wrap_plain(&plain)
     }
@@ -556,30 +551,28 @@ impl Server {
 
     /// Encrypts a frame on the current data key.
     pub fn encrypt_frame(&mut self, now: Instant, frame: &[u8]) -> Vec<u8> {
-        self.last_sent = Some(now);
-        let data = self.data.as_mut().expect("server data keys");
-        let mut out = vec![0u8; frame.len() + 64];
-        let n = data.encrypt_frame(frame, &mut out).unwrap();
-        out.truncate(n);
-        out
-    }
-
-    /// Encrypts an OCC message (without body) on the current data key.
-    pub fn encrypt_occ(&mut self, now: Instant, kind: OccKind) -> Vec<u8> {
-        self.last_sent = Some(now);
-        let data = self.data.as_mut().expect("server data keys");
-        let mut out = vec![0u8; 64];
-        let n = data.encrypt_occ(kind, &[], &mut out).unwrap();
-        out.truncate(n);
-        out
+        self.seal(now, |data, out| data.encrypt_frame(frame, out))
     }
 
     /// Encrypts a keepalive ping on the current data key.
     pub fn encrypt_ping(&mut self, now: Instant) -> Vec<u8> {
+        self.seal(now, |data, out| data.encrypt_ping(out))
+    }
+
+    /// Encrypts an OCC message (without body) on the current data key.
+    pub fn encrypt_occ(&mut self, now: Instant, kind: OccKind) -> Vec<u8> {
+        self.seal(now, |data, out| data.encrypt_occ(kind, &[], out))
+    }
+
+    fn seal(
+        &mut self,
+        now: Instant,
+        encrypt: impl FnOnce(&mut DataChannel, &mut [u8]) -> Result<usize, DataError>,
+    ) -> Vec<u8> {
         self.last_sent = Some(now);
         let data = self.data.as_mut().expect("server data keys");
-        let mut out = vec![0u8; 64];
-        let n = data.encrypt_ping(&mut out).unwrap();
+        let mut out = vec![0u8; 2048];
+        let n = encrypt(data, &mut out).unwrap();
         out.truncate(n);
         out
     }
