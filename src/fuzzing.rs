@@ -58,13 +58,24 @@ fn flip_one_bit(bytes: &mut [u8], h: usize) {
     bytes[at] ^= 1 << ((h >> 16) % 8);
 }
 
-/// Decodes whitespace-separated hex (the Appendix B vectors below).
-fn hex(text: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    digits
-        .chunks(2)
-        .filter_map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
-        .collect()
+/// Decodes lowercase hex at compile time (the Appendix B keys below).
+const fn hex<const N: usize>(text: &str) -> [u8; N] {
+    const fn nibble(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not lowercase hex"),
+        }
+    }
+    let digits = text.as_bytes();
+    assert!(digits.len() == 2 * N, "wrong number of hex digits");
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = nibble(digits[2 * i]) << 4 | nibble(digits[2 * i + 1]);
+        i += 1;
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,19 +327,18 @@ pub fn openvpn_control(data: &[u8]) {
 }
 
 /// Appendix B.2: the tls-auth HMAC-SHA1 key (static key bytes 192..212).
-const B2_HMAC_KEY: &str = "1392e59bed9b48498281afd0ac0075a6c2106175";
+const B2_HMAC_KEY: [u8; 20] = hex("1392e59bed9b48498281afd0ac0075a6c2106175");
 /// Appendix B.3: the tls-crypt client→server Ke and Ka.
-const B3_KE: &str = "995d44cc865259a1087cfddb657201ce4c2d9edb6604207bf92812344de47060";
-const B3_KA: &str = "2e739eb4a2e5d5e07b4f4c014faac882d87f9e4d4a709af59dd1fd22a92b9357";
+const B3_KE: [u8; 32] = hex("995d44cc865259a1087cfddb657201ce4c2d9edb6604207bf92812344de47060");
+const B3_KA: [u8; 32] = hex("2e739eb4a2e5d5e07b4f4c014faac882d87f9e4d4a709af59dd1fd22a92b9357");
 /// The time field the senders here write.
 const WRAP_TIME: u32 = 0x6b02_4719;
 
-/// A static key holding `parts` (offset, hex) over a fixed pattern.
-fn static_key(parts: &[(usize, &str)]) -> StaticKey {
+/// A static key holding `parts` (offset, bytes) over a fixed pattern.
+fn static_key(parts: &[(usize, &[u8])]) -> StaticKey {
     let mut bytes: [u8; STATIC_KEY_LEN] = std::array::from_fn(|i| (i * 7 + 3) as u8);
-    for (offset, text) in parts {
-        let part = hex(text);
-        bytes[*offset..*offset + part.len()].copy_from_slice(&part);
+    for (offset, part) in parts {
+        bytes[*offset..*offset + part.len()].copy_from_slice(part);
     }
     StaticKey::from_bytes(bytes)
 }
@@ -337,8 +347,8 @@ fn static_key(parts: &[(usize, &str)]) -> StaticKey {
 /// senders. Both directions carry the Appendix B keys, so the B.2/B.3 captures (client→server)
 /// authenticate at the client too.
 fn wrappers() -> [(Wrapper, Wrapper); 2] {
-    let auth = static_key(&[(64, B2_HMAC_KEY), (192, B2_HMAC_KEY)]);
-    let crypt = static_key(&[(0, B3_KE), (64, B3_KA), (128, B3_KE), (192, B3_KA)]);
+    let auth = static_key(&[(64, &B2_HMAC_KEY), (192, &B2_HMAC_KEY)]);
+    let crypt = static_key(&[(0, &B3_KE), (64, &B3_KA), (128, &B3_KE), (192, &B3_KA)]);
     [
         (
             Wrapper::tls_auth(&auth, AuthDigest::Sha1, KeyDirection::One),
@@ -519,8 +529,8 @@ fn check_pushed_opt(config: Option<PushedConfig>) {
 // OpenVPN data channel
 
 /// Appendix B.1: the server→client AES-256-GCM key and implicit IV (key_id 1, peer-id 0).
-const B1_KEY: &str = "a86038f2af1afea0046495093c8a67e382e814d16f8b9f1b96f5a045e9a49105";
-const B1_IV: &str = "399e63563f5dc917";
+const B1_KEY: [u8; 32] = hex("a86038f2af1afea0046495093c8a67e382e814d16f8b9f1b96f5a045e9a49105");
+const B1_IV: [u8; 8] = hex("399e63563f5dc917");
 
 /// The fixed key block of generation `key_id`: a pattern, except that generation 1's
 /// server→client direction is B.1's (so the B.1 capture authenticates).
@@ -528,8 +538,8 @@ fn key_block(key_id: u8) -> [u8; 4 * KEY_HALF_LEN] {
     let mut block: [u8; 4 * KEY_HALF_LEN] =
         std::array::from_fn(|i| (i as u8).wrapping_mul(13) ^ key_id.wrapping_mul(0x5b));
     if key_id == 1 {
-        block[2 * KEY_HALF_LEN..][..32].copy_from_slice(&hex(B1_KEY));
-        block[3 * KEY_HALF_LEN..][..8].copy_from_slice(&hex(B1_IV));
+        block[2 * KEY_HALF_LEN..][..32].copy_from_slice(&B1_KEY);
+        block[3 * KEY_HALF_LEN..][..8].copy_from_slice(&B1_IV);
     }
     block
 }
