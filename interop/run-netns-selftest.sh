@@ -13,10 +13,9 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-LAB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tapclient-selftest.XXXXXX")
-: >"$LAB_TMP/pids"
 # shellcheck source=lib/netns.sh
 source "$HERE/lib/netns.sh"
+lab_init tapclient-selftest
 # shellcheck source=lib/harness.sh
 source "$HERE/lib/harness.sh"
 # shellcheck source=lib/pki.sh
@@ -25,18 +24,6 @@ source "$HERE/lib/pki.sh"
 ALL=(arp limits faithful once sigterm tls tls-foreign-cert)
 PW=${PKI_PASSWORD:-interop-pw}
 PKI=$LAB_TMP/pki
-
-on_exit() {
-    local rc=$?
-    lab_cleanup
-    if ((rc == 0)) && [[ -z ${KEEP_TMP:-} ]]; then
-        rm -rf "$LAB_TMP"
-    else
-        echo "logs: $LAB_TMP"
-    fi
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ scenarios
 
@@ -98,8 +85,7 @@ scenario_sigterm() {
 scenario_tls() {
     [[ -s $PKI/ca.crt ]] || scen_fail "no PKI"
     lab_netns_up
-    lab_start_tapserver "$SCEN_DIR/tapserver.log" --listen "127.0.0.1:$PLAIN_PORT" || scen_fail "tapserver did not start"
-    lab_start_stunnel "$SCEN_DIR" "$PKI" || scen_fail "stunnel did not start"
+    scen_tls_servers "$PKI"
     local out
     out=$(lab_probe --connect "$SRV_UNDERLAY:$TLS_PORT" --tls --ca "$PKI/ca.crt" \
         --cert "$PKI/client.crt" --key "$PKI/client-plain.key" 2>&1) || scen_fail "TLS probe: $out"
@@ -109,8 +95,7 @@ scenario_tls() {
 scenario_tls_foreign_cert() {
     [[ -s $PKI/ca.crt ]] || scen_fail "no PKI"
     lab_netns_up
-    lab_start_tapserver "$SCEN_DIR/tapserver.log" --listen "127.0.0.1:$PLAIN_PORT" || scen_fail "tapserver did not start"
-    lab_start_stunnel "$SCEN_DIR" "$PKI" || scen_fail "stunnel did not start"
+    scen_tls_servers "$PKI"
     local out
     out=$(lab_probe --connect "$SRV_UNDERLAY:$TLS_PORT" --tls --ca "$PKI/ca.crt" \
         --cert "$PKI/other-client.pem" --key "$PKI/other-client.pem" --expect-rejected 2>&1) ||
@@ -123,14 +108,7 @@ scenario_tls_foreign_cert() {
 
 # ------------------------------------------------------------------ main
 
-SELECTED=("$@")
-((${#SELECTED[@]})) || SELECTED=("${ALL[@]}")
-for s in "${SELECTED[@]}"; do
-    [[ " ${ALL[*]} " == *" $s "* ]] || {
-        echo "unknown scenario $s (known: ${ALL[*]})" >&2
-        exit 2
-    }
-done
+h_select "$@"
 
 TOOLS=(ip ping ss stunnel openssl "$PYTHON" timeout sha256sum)
 if [[ -z ${TAPSERVER:-} || -z ${PKI_DIR:-} ]]; then
@@ -140,22 +118,13 @@ echo "netns-selftest: prefix $LAB_PREFIX, logs in $LAB_TMP"
 if ! h_preflight "${TOOLS[@]}"; then
     h_fail_all "preflight failed (see above)" "${SELECTED[@]}"
 else
-    if [[ -z ${TAPSERVER:-} ]]; then
-        if (cd "$ROOT" && cargo build -q -p tapserver) >"$LAB_TMP/build.log" 2>&1; then
-            TAPSERVER=$ROOT/target/debug/tapserver
-        else
-            echo "cargo build -p tapserver failed:" && tail -n 20 "$LAB_TMP/build.log"
-        fi
-    fi
+    h_build_tapserver
     lab_make_pki "$PKI" "$PW" "$ROOT" || true
     if [[ -z ${TAPSERVER:-} || ! -x $TAPSERVER ]]; then
         h_fail_all "no tapserver binary" "${SELECTED[@]}"
     else
-        for s in "${SELECTED[@]}"; do
-            h_run "$s" "scenario_${s//-/_}"
-        done
+        h_run_selected
     fi
 fi
 
-echo "netns-selftest: $H_PASSED passed, $H_FAILED failed"
-((H_FAILED == 0))
+h_summary netns-selftest

@@ -21,9 +21,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-LAB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tapclient-openvpn.XXXXXX")
-: >"$LAB_TMP/pids"
 source "$HERE/lib/netns.sh"
+lab_init tapclient-openvpn
 source "$HERE/lib/harness.sh"
 source "$HERE/lib/pki.sh"
 source "$HERE/lib/openvpn.sh"
@@ -38,25 +37,18 @@ XFER_MB=${XFER_MB:-50}
 RENEG_SECONDS=${RENEG_SECONDS:-40}
 PAYLOAD=$LAB_TMP/payload.bin
 CLIENT_TUN=tc0
-CLIENT_BUILD_ERR=''
-PKI_ERR=''
+# The tunnel under test, for the scen_* helpers of lib/harness.sh. The client under test may be
+# the stock client (`baseline`): failure messages call it "client".
+TUNNEL_SERVER_IP=$OVPN_SRV_IP
+TUNNEL_CLIENT_IP=$OVPN_CLI_IP
+TUNNEL_SERVER_DEV=$OVPN_SRV_TAP
+H_CLIENT=client
+H_THE_CLIENT="the client"
 H_TAIL_LINES=${H_TAIL_LINES:-25}
 # The server runs at this verbosity until the client's tunnel is up (OCC option warnings are only
 # logged at verb >= 7), then the lab lowers it to OVPN_SERVER_VERB (4) through the management
 # socket, because verb 7 also logs every packet.
 HANDSHAKE_VERB=7
-
-on_exit() {
-    local rc=$?
-    lab_cleanup
-    if ((rc == 0)) && [[ -z ${KEEP_TMP:-} ]]; then
-        rm -rf "$LAB_TMP"
-    else
-        echo "logs: $LAB_TMP"
-    fi
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ helpers (scenario context)
 #
@@ -67,14 +59,6 @@ trap 'exit 130' INT TERM
 #   CLIENT_PID         the client under test (tapclient, or the stock client in `baseline`)
 #   CLIENT_DEV         its interface in the client namespace (tc0, or tap0 for the stock client)
 #   CLIENT_LOG         its log
-
-need_client() {
-    [[ -z $CLIENT_BUILD_ERR ]] || scen_fail "$CLIENT_BUILD_ERR"
-}
-
-need_pki() {
-    [[ -z $PKI_ERR ]] || scen_fail "no test PKI: $PKI_ERR"
-}
 
 server_log() { printf '%s/%s.log' "$SCEN_DIR" "$SERVER_NAME"; }
 
@@ -152,25 +136,10 @@ write_config() {
     } >"$file"
 }
 
-# start_client CONFIG — tapclient in the client namespace.
-start_client() {
-    CLIENT_LOG=$SCEN_DIR/tapclient.log
-    CLIENT_DEV=$CLIENT_TUN
-    lab_start "$CLI_NS" "$CLIENT_LOG" "$TAPCLIENT" --config "$1" -v
-    CLIENT_PID=$LAB_PID
-}
-
 # wait_tunnel — first answered ping client -> server within 30 s; sets UP_MS. Then the server's
 # verbosity goes down.
 wait_tunnel() {
-    if ! lab_wait_ping "$CLI_NS" "$OVPN_SRV_IP" 30 "$CLIENT_PID"; then
-        if ! lab_alive "$CLIENT_PID"; then
-            lab_wait_exit "$CLIENT_PID" 1 || true
-            scen_fail "tapclient exited with code $LAB_RC before the tunnel came up: $(last_error_line)"
-        fi
-        scen_fail "no ping reply from $OVPN_SRV_IP through the tunnel within 30 s: $(last_error_line)"
-    fi
-    UP_MS=$LAB_MS
+    scen_wait_tunnel 30 last_error_line
     server_quiet
 }
 
@@ -179,8 +148,6 @@ last_error_line() {
     { grep -iE 'error|fail|warn|refus|reject|not supported|unsupported' "$CLIENT_LOG" 2>/dev/null || tail -n 1 "$CLIENT_LOG"; } |
         tail -n 1 | cut -c1-200
 }
-
-dev_exists() { lab_link_exists "$CLI_NS" "$CLIENT_DEV"; }
 
 # check_pushed_address — the client's interface carries the pushed 10.99.0.2/24.
 check_pushed_address() {
@@ -192,26 +159,8 @@ check_pushed_address() {
     ADDR_NOTE="$CLIENT_DEV $OVPN_CLI_IP/24 mtu $mtu"
 }
 
-# stop_client — SIGTERM must give exit 0 within 10 s with the interface gone.
-stop_client() {
-    lab_stop "$CLIENT_PID" 10 || scen_fail "client did not exit within 10 s of SIGTERM"
-    [[ $LAB_RC == 0 ]] || scen_fail "client exited with code $LAB_RC on SIGTERM (expected 0)"
-    lab_wait_until 3 eval '! dev_exists' ||
-        scen_fail "$CLIENT_DEV still exists in the client namespace after the client exited"
-}
-
-# pings_both_ways N — N pings each way, all answered; sets PING_NOTE. The server forgets the
-# client's MAC first, so its pings only work if the client answers ARP.
-pings_both_ways() {
-    local out
-    out=$(lab_ping_n "$CLI_NS" "$OVPN_SRV_IP" "$1") ||
-        scen_fail "ping client->server ($OVPN_SRV_IP): $out"
-    lab_alive "$CLIENT_PID" || scen_fail "client died during ping"
-    ip -n "$SRV_NS" neigh del "$OVPN_CLI_IP" dev "$OVPN_SRV_TAP" 2>/dev/null || true
-    out=$(lab_ping_n "$SRV_NS" "$OVPN_CLI_IP" "$1") ||
-        scen_fail "ping server->client ($OVPN_CLI_IP, needs the client to answer ARP): $out"
-    PING_NOTE="ping $1+$1 ok"
-}
+# stop_client — SIGTERM must give exit 0 within 10 s with the interface gone within 3 s.
+stop_client() { scen_stop_client 3; }
 
 # check_neighbour — the server's ARP entry for the client is a unicast MAC that the OpenVPN
 # server learned for this client ("MULTI: Learn") and, if the client logs "mac=...", that one.
@@ -219,53 +168,19 @@ pings_both_ways() {
 check_neighbour() {
     local line lladdr learned logmac
     line=$(ip -n "$SRV_NS" neigh show dev "$OVPN_SRV_TAP" to "$OVPN_CLI_IP")
-    lladdr=$(awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}' <<<"$line")
+    lladdr=$(lab_neigh_lladdr "$line")
     [[ $lladdr =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]] || scen_fail "server neighbour entry for $OVPN_CLI_IP without a MAC: '$line'"
     (((16#${lladdr:0:2} & 1) == 0)) || scen_fail "server learned a multicast MAC for the client: $line"
     learned=$(ovpn_learned_macs "$(server_log)" "$SERVER_FROM")
     [[ " $learned " == *" $lladdr "* ]] ||
         scen_fail "server's ARP entry says $lladdr for $OVPN_CLI_IP, but OpenVPN learned '${learned}' for the client"
     # tapclient logs the MAC it uses ("mac=..."): it must be the one the server sees.
-    logmac=$(grep -oiE 'mac[= ]"?([0-9a-f]{2}:){5}[0-9a-f]{2}' "$CLIENT_LOG" | head -n 1 |
-        grep -oiE '([0-9a-f]{2}:){5}[0-9a-f]{2}' | tr 'A-F' 'a-f' || true)
+    logmac=$(lab_logged_mac "$CLIENT_LOG")
     if [[ -n $logmac && $logmac != "$lladdr" ]]; then
         scen_fail "server's ARP entry says $lladdr for $OVPN_CLI_IP but the client logged mac=$logmac"
     fi
     NEIGH_NOTE="client MAC $lladdr${logmac:+ (= logged)}"
     if [[ $learned == *" "* ]]; then NEIGH_NOTE+=" (server learned several: $learned)"; fi
-}
-
-json_field() { sed -n "s/.*\"$1\": \"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$2" | head -n 1; }
-
-# xfer DIRECTION PORT — XFER_MB through the tunnel, s2c (server sends) or c2s; the listener runs
-# in the server namespace on 10.99.0.1. Checks the SHA-256 of what arrived. Appends to XFER_NOTE.
-xfer() {
-    local dir=$1 port=$2 lpid out listen_out recv_json role=--recv
-    if [[ $dir == s2c ]]; then
-        lab_start "$SRV_NS" "$SCEN_DIR/xfer-$dir-server.log" "$PYTHON" "$LAB_LIB_DIR/xfer.py" listen \
-            --bind "$OVPN_SRV_IP" --port "$port" --send "$PAYLOAD"
-    else
-        lab_start "$SRV_NS" "$SCEN_DIR/xfer-$dir-server.log" "$PYTHON" "$LAB_LIB_DIR/xfer.py" listen \
-            --bind "$OVPN_SRV_IP" --port "$port" --recv
-    fi
-    lpid=$LAB_PID
-    lab_wait_until 10 lab_log_has "$SCEN_DIR/xfer-$dir-server.log" listening ||
-        scen_fail "$dir transfer: listener did not start"
-    if [[ $dir == c2s ]]; then role="--send $PAYLOAD"; fi
-    # shellcheck disable=SC2086 # $role is two words on purpose
-    out=$(timeout 300 ip netns exec "$CLI_NS" "$PYTHON" "$LAB_LIB_DIR/xfer.py" connect \
-        --host "$OVPN_SRV_IP" --port "$port" $role 2>"$SCEN_DIR/xfer-$dir-client.log") ||
-        scen_fail "$dir transfer failed: $(tail -n 2 "$SCEN_DIR/xfer-$dir-client.log" | tr '\n' ' ')(client $(lab_alive "$CLIENT_PID" && echo running || echo exited))"
-    lab_wait_exit "$lpid" 60 || scen_fail "$dir transfer: listener still running 60 s after the client finished"
-    [[ $LAB_RC == 0 ]] || scen_fail "$dir transfer: listener failed: $(tail -n 2 "$SCEN_DIR/xfer-$dir-server.log" | tr '\n' ' ')"
-    listen_out=$(grep '"sha256"' "$SCEN_DIR/xfer-$dir-server.log" || true)
-    if [[ $dir == s2c ]]; then recv_json=$out; else recv_json=$listen_out; fi
-    local got_bytes got_sha
-    got_bytes=$(json_field bytes "$recv_json")
-    got_sha=$(json_field sha256 "$recv_json")
-    [[ $got_bytes == "$PAYLOAD_BYTES" && $got_sha == "$PAYLOAD_SHA" ]] ||
-        scen_fail "$dir transfer corrupted: received $got_bytes bytes sha256 $got_sha, sent $PAYLOAD_BYTES bytes sha256 $PAYLOAD_SHA"
-    XFER_NOTE+="${XFER_NOTE:+, }$dir ${XFER_MB} MiB sha256 ok $(json_field mbit_s "$recv_json") Mbit/s"
 }
 
 # check_server_log [EXPECTED_CIPHER] — in the client's part of the server log: no option
@@ -294,6 +209,12 @@ push_flags() {
     ovpn_push_reply "$(server_log)" "$SERVER_FROM" | tr ',' '\n' | sed -n 's/^protocol-flags //p'
 }
 
+# server_said REGEX — the first line of the client's part of the server log matching REGEX
+# (grep -E), without the log prefix, shortened; nothing if there is none.
+server_said() {
+    ovpn_from "$(server_log)" "$SERVER_FROM" | grep -E "$1" | head -n 1 | ovpn_strip_prefix | cut -c1-160 || true
+}
+
 # iv_proto — the client's IV_PROTO as the server logged it.
 iv_proto() {
     ovpn_peer_info "$(server_log)" "$SERVER_FROM" | tr ' ' '\n' | sed -n 's/^IV_PROTO=//p' | head -n 1
@@ -312,7 +233,7 @@ expect_exit() {
         scen_fail "$what: tapclient exited with $LAB_RC (expected $codes) after ${dt} ms: $(last_error_line)"
     msg=$(grep -iE -- "$pattern" "$CLIENT_LOG" | tail -n 1 | cut -c1-220 || true)
     [[ -n $msg ]] || scen_fail "$what: exit $LAB_RC but no message matching /$pattern/ in the log: $(last_error_line)"
-    ! dev_exists || scen_fail "$what: $CLIENT_DEV left behind in the client namespace"
+    ! scen_client_dev_exists || scen_fail "$what: $CLIENT_DEV left behind in the client namespace"
     EXIT_NOTE="exit $LAB_RC after ${dt} ms, no $CLIENT_DEV left; \"$msg\""
 }
 
@@ -321,8 +242,8 @@ expect_exit() {
 # ping both ways, ARP entry, transfers). Both arguments are word lists.
 positive_up() {
     local variants=$1 opts=$2
-    need_client
-    need_pki
+    scen_need_client
+    scen_need_pki
     lab_netns_up
     # shellcheck disable=SC2086 # word lists
     server_up openvpn-server $variants
@@ -330,23 +251,23 @@ positive_up() {
     stock_reference $variants
     # shellcheck disable=SC2086
     write_config "$SCEN_DIR/client.toml" $opts
-    start_client "$SCEN_DIR/client.toml"
+    scen_start_tapclient "$SCEN_DIR/client.toml"
     wait_tunnel
     check_pushed_address
 }
 
 positive_traffic() {
-    pings_both_ways 5
+    scen_pings_both_ways 5
     check_neighbour
-    xfer s2c 5001
-    xfer c2s 5002
+    scen_xfer s2c 5001 client
+    scen_xfer c2s 5002 client
     lab_alive "$CLIENT_PID" || scen_fail "tapclient died during the transfers"
 }
 
 # ------------------------------------------------------------------ scenarios
 
 scenario_baseline() {
-    need_pki
+    scen_need_pki
     lab_netns_up
     server_up openvpn-server
     REF_WARN=''
@@ -453,7 +374,7 @@ scenario_routes() {
 
 scenario_reneg() {
     positive_up reneg=10 ""
-    pings_both_ways 3
+    scen_pings_both_ways 3
     local count=$((RENEG_SECONDS * 5)) out sent received log keys resets min_reneg
     # reneg-sec 10 minus up to 10 % server jitter: at least one per 10 s, less the first.
     min_reneg=$((RENEG_SECONDS / 10 - 1))
@@ -480,7 +401,7 @@ scenario_reneg() {
 
 scenario_restart() {
     positive_up "" ""
-    pings_both_ways 2
+    scen_pings_both_ways 2
     local old_mac new_mac t_kill t_up down_ms
     old_mac=$(lab_mac_of "$SRV_NS" "$OVPN_SRV_TAP")
     t_kill=$(lab_now_ms)
@@ -506,28 +427,28 @@ scenario_restart() {
 # sees the connection closed after it sent its certificate. Demanded: exit 4 after the
 # configured first attempts (not retrying forever), with a message about the certificate.
 scenario_foreign_cert() {
-    need_client
-    need_pki
+    scen_need_client
+    scen_need_pki
     lab_netns_up
     server_up openvpn-server
     stock_reference
     write_config "$SCEN_DIR/client.toml" "p12=other-client.p12"
-    start_client "$SCEN_DIR/client.toml"
+    scen_start_tapclient "$SCEN_DIR/client.toml"
     expect_exit 4 30 'certificate|reject|alert|unknown ca|verif' "client cert from another CA"
     local why
-    why=$(ovpn_from "$(server_log)" "$SERVER_FROM" | grep -E 'VERIFY ERROR|TLS_ERROR|TLS Error' | head -n 1 | ovpn_strip_prefix | cut -c1-160 || true)
+    why=$(server_said 'VERIFY ERROR|TLS_ERROR|TLS Error')
     [[ -n $why ]] || scen_fail "the server did not log a verification error for the foreign certificate"
     scen_pass "$EXIT_NOTE; server: $why"
 }
 
 scenario_noeku_server() {
-    need_client
-    need_pki
+    scen_need_client
+    scen_need_pki
     lab_netns_up
     server_up openvpn-server noeku
     SERVER_FROM=1
     write_config "$SCEN_DIR/client.toml"
-    start_client "$SCEN_DIR/client.toml"
+    scen_start_tapclient "$SCEN_DIR/client.toml"
     expect_exit 4 30 'serverAuth|server ?auth|TLS Web Server' "server certificate without EKU"
     scen_pass "$EXIT_NOTE"
 }
@@ -541,42 +462,35 @@ scenario_noeku_server() {
 # attempt, never retrying forever), no tc0 is left, and the message points at the likely cause:
 # the tls-auth key / key_direction (/tls-auth|hmac|key.direction|static key/).
 scenario_tampered_tls_auth() {
-    need_client
-    need_pki
+    scen_need_client
+    scen_need_pki
     lab_netns_up
     server_up openvpn-server tls-auth
     stock_reference tls-auth
     write_config "$SCEN_DIR/client.toml" "tls_auth=ta-tampered.key"
-    start_client "$SCEN_DIR/client.toml"
+    scen_start_tapclient "$SCEN_DIR/client.toml"
     expect_exit '4|6' 30 'tls[-_ ]?auth|hmac|key[-_ ]?direction|static key' "tampered tls-auth key"
     local why
-    why=$(ovpn_from "$(server_log)" "$SERVER_FROM" | grep -E 'authentication failed|HMAC|TLS Error' | head -n 1 | ovpn_strip_prefix | cut -c1-160 || true)
+    why=$(server_said 'authentication failed|HMAC|TLS Error')
     [[ -n $why ]] || scen_fail "$EXIT_NOTE, but the server logged no HMAC failure (is the tampered digit in the key the client uses?)"
     scen_pass "$EXIT_NOTE; server: $why"
 }
 
 scenario_wrong_password() {
-    need_client
-    need_pki
+    scen_need_client
+    scen_need_pki
     lab_netns_up
     server_up openvpn-server
     SERVER_FROM=1
     write_config "$SCEN_DIR/client.toml" "pass=wrong.pass"
-    start_client "$SCEN_DIR/client.toml"
+    scen_start_tapclient "$SCEN_DIR/client.toml"
     expect_exit 3 10 'wrong password|password' "wrong PKCS#12 password"
     scen_pass "$EXIT_NOTE"
 }
 
 # ------------------------------------------------------------------ main
 
-SELECTED=("$@")
-((${#SELECTED[@]})) || SELECTED=("${ALL[@]}")
-for s in "${SELECTED[@]}"; do
-    if [[ " ${ALL[*]} " != *" $s "* ]]; then
-        echo "unknown scenario $s (known: ${ALL[*]})" >&2
-        exit 2
-    fi
-done
+h_select "$@"
 
 TOOLS=(ip ping ss "$OPENVPN" openssl "$PYTHON" timeout sha256sum head cmp awk sed)
 if [[ -z ${TAPCLIENT:-} || -z ${PKI_DIR:-} ]]; then
@@ -587,32 +501,20 @@ if ! h_preflight "${TOOLS[@]}"; then
     echo "preflight: the OpenVPN lab also needs: apt-get install -y openvpn" >&2
     h_fail_all "preflight failed (see above)" "${SELECTED[@]}"
 else
-    if [[ -z ${TAPCLIENT:-} ]]; then
-        if (cd "$ROOT" && cargo build -q -p tapclient --bin tapclient) >"$LAB_TMP/build-tapclient.log" 2>&1; then
-            TAPCLIENT=$ROOT/target/debug/tapclient
+    h_build_tapclient
+    h_make_pki "$PKI" "$PW"
+    # On top of the lab PKI: the server certificate without EKU, the tls-auth/tls-crypt keys.
+    if [[ -z $PKI_ERR ]]; then
+        if [[ ! -s $PKI/server-noeku.crt || ! -s $PKI/server-noeku.key ]]; then
+            PKI_ERR="server-noeku.crt/.key missing from the PKI"
+        elif ! PKI_ERR=$(ovpn_make_keys "$OVPN_KEYS" 2>&1); then
+            PKI_ERR="tls-auth/tls-crypt keys: ${PKI_ERR:-unknown error}"
         else
-            CLIENT_BUILD_ERR="cargo build -p tapclient failed: $(grep -m1 -E '^error' "$LAB_TMP/build-tapclient.log" || tail -n 1 "$LAB_TMP/build-tapclient.log")"
+            PKI_ERR=''
         fi
     fi
-    if [[ -z $CLIENT_BUILD_ERR && ! -x $TAPCLIENT ]]; then
-        CLIENT_BUILD_ERR="tapclient binary $TAPCLIENT is missing"
-    fi
-    if ! PKI_ERR=$(lab_make_pki "$PKI" "$PW" "$ROOT" 2>&1); then
-        PKI_ERR=${PKI_ERR:-unknown error}
-    elif [[ ! -s $PKI/server-noeku.crt || ! -s $PKI/server-noeku.key ]]; then
-        PKI_ERR="server-noeku.crt/.key missing from the PKI"
-    elif ! PKI_ERR=$(ovpn_make_keys "$OVPN_KEYS" 2>&1); then
-        PKI_ERR="tls-auth/tls-crypt keys: ${PKI_ERR:-unknown error}"
-    else
-        PKI_ERR=''
-    fi
-    head -c "${XFER_MB}M" /dev/urandom >"$PAYLOAD"
-    PAYLOAD_BYTES=$(stat -c %s "$PAYLOAD")
-    PAYLOAD_SHA=$(sha256sum "$PAYLOAD" | cut -d' ' -f1)
-    for s in "${SELECTED[@]}"; do
-        h_run "$s" "scenario_${s//-/_}"
-    done
+    lab_make_payload "$PAYLOAD" "$XFER_MB"
+    h_run_selected
 fi
 
-echo "openvpn: $H_PASSED passed, $H_FAILED failed"
-((H_FAILED == 0))
+h_summary openvpn

@@ -9,8 +9,8 @@
 # records "PID STARTTIME" in $LAB_TMP/pids; lab_cleanup stops only those (checking the start time,
 # so a reused PID is never hit) and deletes only our namespaces.
 #
-# Required before use: LAB_TMP (an existing directory for logs, configs and the PID list).
-# Optional: LAB_PREFIX (default tc$$), TAPSERVER, PYTHON (default python3).
+# Required before use: LAB_TMP (an existing directory for logs, configs and the PID list; lab_init
+# makes one). Optional: LAB_PREFIX (default tc$$), TAPSERVER, PYTHON (default python3).
 
 LAB_PREFIX=${LAB_PREFIX:-tc$$}
 SRV_NS="${LAB_PREFIX}-srv"
@@ -32,6 +32,30 @@ LAB_MS=''   # set by lab_wait_ping
 lab_now_ms() { date +%s%3N; }
 
 lab_note() { printf '    [%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# ---------------------------------------------------------------- run setup
+
+# lab_init NAME — a new LAB_TMP (${TMPDIR:-/tmp}/NAME.XXXXXX) with an empty PID list, and the
+# traps of a lab script: on exit lab_on_exit; SIGINT/SIGTERM exit 130 (through lab_on_exit).
+# Call at the top level of the script (not in $(...)), right after sourcing this file.
+lab_init() {
+    LAB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    : >"$LAB_TMP/pids"
+    trap lab_on_exit EXIT
+    trap 'exit 130' INT TERM
+}
+
+# EXIT trap: stop our processes, delete our namespaces; then delete LAB_TMP if the script
+# succeeded and KEEP_TMP is not set, else print "logs: LAB_TMP" (stdout).
+lab_on_exit() {
+    local rc=$?
+    lab_cleanup
+    if ((rc == 0)) && [[ -z ${KEEP_TMP:-} ]]; then
+        rm -rf "$LAB_TMP"
+    else
+        echo "logs: $LAB_TMP"
+    fi
+}
 
 # ---------------------------------------------------------------- processes
 
@@ -205,6 +229,29 @@ lab_ping_n() {
 }
 
 lab_mac_of() { ip -n "$1" -br link show dev "$2" 2>/dev/null | awk '{print $3}'; }
+
+# lab_neigh_lladdr LINE — the MAC of an `ip neigh` line ("... lladdr MAC ..."), or nothing.
+lab_neigh_lladdr() { awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}' <<<"$1"; }
+
+# lab_logged_mac LOGFILE — the first MAC the log names as "mac=..." (or "mac ..."), lower case;
+# nothing if there is none.
+lab_logged_mac() {
+    grep -oiE 'mac[= ]"?([0-9a-f]{2}:){5}[0-9a-f]{2}' "$1" | head -n 1 |
+        grep -oiE '([0-9a-f]{2}:){5}[0-9a-f]{2}' | tr 'A-F' 'a-f' || true
+}
+
+# ---------------------------------------------------------------- transfers
+
+# lab_make_payload FILE MIB — MIB MiB of random bytes in FILE; sets PAYLOAD_BYTES and PAYLOAD_SHA
+# (its size and SHA-256) for the checks of lib/xfer.py transfers.
+lab_make_payload() {
+    head -c "${2}M" /dev/urandom >"$1"
+    PAYLOAD_BYTES=$(stat -c %s "$1")
+    PAYLOAD_SHA=$(sha256sum "$1" | cut -d' ' -f1)
+}
+
+# lab_json_field NAME JSON — the value of "NAME" in xfer.py's one-line JSON (quotes dropped).
+lab_json_field() { sed -n "s/.*\"$1\": \"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$2" | head -n 1; }
 
 # ---------------------------------------------------------------- servers
 
