@@ -27,7 +27,8 @@ source "$HERE/lib/harness.sh"
 source "$HERE/lib/pki.sh"
 source "$HERE/lib/openvpn.sh"
 
-ALL=(baseline plain-aes256gcm plain-aes128gcm plain-chacha tls-auth tls-crypt prf legacy-p12
+ALL=(baseline plain-aes256gcm plain-aes128gcm plain-chacha tls-auth tls-crypt
+    tls-auth-aes128gcm tls-auth-chacha tls-crypt-aes128gcm tls-crypt-chacha prf legacy-p12
     comp-lzo-no routes reneg restart foreign-cert noeku-server tampered-tls-auth wrong-password)
 PW=${PKI_PASSWORD:-interop-pw}
 PKI=$LAB_TMP/pki
@@ -322,6 +323,21 @@ scenario_tls_crypt() {
     stop_client
     scen_pass "tls-crypt: up in ${UP_MS} ms; $PING_NOTE; $XFER_NOTE; $LOG_NOTE"
 }
+
+# The rest of the wrap x cipher matrix (the server forces the cipher).
+wrapped_cipher() {
+    local wrap=$1 key=$2 cipher=$3
+    positive_up "$wrap cipher=$cipher" "${wrap//-/_}=$key"
+    positive_traffic
+    check_server_log "$cipher"
+    stop_client
+    scen_pass "$wrap + $cipher: up in ${UP_MS} ms; $PING_NOTE; $XFER_NOTE; $LOG_NOTE"
+}
+
+scenario_tls_auth_aes128gcm() { wrapped_cipher tls-auth ta.key AES-128-GCM; }
+scenario_tls_auth_chacha() { wrapped_cipher tls-auth ta.key CHACHA20-POLY1305; }
+scenario_tls_crypt_aes128gcm() { wrapped_cipher tls-crypt tc.key AES-128-GCM; }
+scenario_tls_crypt_chacha() { wrapped_cipher tls-crypt tc.key CHACHA20-POLY1305; }
 
 scenario_prf() {
     positive_up "" "kd=prf"
