@@ -19,12 +19,18 @@
 # status non-zero on any failure. Anything that keeps the scenarios from running FAILS them.
 #
 # Knobs: CONTAINER_ENGINE=docker|podman (default: docker if `docker info` works), KEEP_IMAGES=1
-# (keep images, tagged tapclient-interop:local, for fast reruns), BIN_DIR=DIR (Linux tapclient +
-# tapserver to use instead of `cargo build --release`), XFER_MB (default 16), LAB_NET=198.18.X
-# (default: the first of 198.18.71-99 no network or route uses), CACHE_DIR (default
+# (keep images, tagged tapclient-interop:local, for fast reruns), CARGO_PROFILE (default release;
+# dev = target/debug), BIN_DIR=DIR (Linux tapclient + tapserver [+ tapclient-certs] to use
+# instead of building), XFER_MB (default 16), LAB_NET=198.18.X
+# (default: one of 198.18.71-99 that no network, address or route uses), CACHE_DIR (default
 # /var/cache/tapclient-containers), REFRESH_BASE=1 (debootstrap again), SCENARIO_TIMEOUT (s, 240),
 # KEEP_TMP=1 (keep the run directory).
 set -euo pipefail
+if [[ $(uname -s) != Linux ]]; then
+    echo "FAIL setup: containers.sh runs on Linux (bash 4+); elsewhere use docker compose directly (interop/README.md)"
+    echo "containers: 0 passed, 1 failed"
+    exit 1
+fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 COMPOSE_FILE=$HERE/docker-compose.yml
@@ -144,8 +150,15 @@ cleanup() {
     fi
     exit "$rc"
 }
+CURRENT=''   # the scenario running
+CHILD_PID='' # its `timeout ... up` (run in the background, so that signals are handled at once)
+interrupted() {
+    [[ -n $CHILD_PID ]] && kill -TERM "$CHILD_PID" 2>/dev/null
+    result FAIL "${CURRENT:-setup}" "interrupted"
+    exit 130
+}
 trap cleanup EXIT
-trap 'echo "containers: interrupted"; failed=$((failed + 1)); exit 130' INT TERM
+trap interrupted INT TERM
 
 if ((${#SCENARIOS[@]} == 0)); then
     result FAIL compose-config "no check-* services found in $COMPOSE_FILE"
@@ -157,6 +170,10 @@ for s in "${SCENARIOS[@]}"; do
         exit 2
     fi
 done
+
+if [[ -n ${LAB_NET:-} ]] && { [[ ! $LAB_NET =~ ^198\.18\.([0-9]{1,3})$ ]] || ((BASH_REMATCH[1] > 255)); }; then
+    fail_all "LAB_NET=$LAB_NET: must be 198.18.X, X in 0-255 (the benchmarking range)"
+fi
 
 # ------------------------------------------------------------------ engine
 
@@ -339,14 +356,18 @@ if [[ -z ${BIN_DIR:-} ]]; then
             fi
         done
     fi
-    if ! (cd "$ROOT" && cargo build --release -p tapclient -p tapserver -p tapclient-certs) >"$RUN_TMP/cargo.log" 2>&1; then
-        fail_all "cargo build --release failed" "$RUN_TMP/cargo.log"
+    profile=${CARGO_PROFILE:-release}
+    if ! (cd "$ROOT" && cargo build --profile "$profile" -p tapclient -p tapserver -p tapclient-certs) >"$RUN_TMP/cargo.log" 2>&1; then
+        fail_all "cargo build --profile $profile failed" "$RUN_TMP/cargo.log"
     fi
-    BIN_DIR=$ROOT/target/release
-    CERTS_BIN=$BIN_DIR/tapclient-certs
-else
-    CERTS_BIN=${TAPCLIENT_CERTS:-$ROOT/target/release/tapclient-certs}
+    if [[ $profile == dev ]]; then
+        BIN_DIR=$ROOT/target/debug
+    else
+        BIN_DIR=$ROOT/target/$profile
+    fi
 fi
+CERTS_BIN=${TAPCLIENT_CERTS:-$BIN_DIR/tapclient-certs}
+[[ -x $CERTS_BIN ]] || CERTS_BIN='' # make-pki.sh then uses `cargo run --release -p tapclient-certs`
 for b in tapclient tapserver; do
     [[ -x $BIN_DIR/$b ]] || fail_all "$BIN_DIR/$b is missing"
 done
@@ -363,7 +384,7 @@ mkdir -p "$ctx/bin"
 cp -r "$HERE/containers/Containerfile" "$HERE/containers/.dockerignore" "$HERE/containers/lab" "$ctx/"
 for b in tapclient tapserver; do
     if command -v objcopy >/dev/null 2>&1; then
-        objcopy --strip-debug "$BIN_DIR/$b" "$ctx/bin/$b" || cp "$BIN_DIR/$b" "$ctx/bin/$b"
+        objcopy --strip-debug "$BIN_DIR/$b" "$ctx/bin/$b" 2>/dev/null || cp "$BIN_DIR/$b" "$ctx/bin/$b"
     else
         cp "$BIN_DIR/$b" "$ctx/bin/$b"
     fi
@@ -392,16 +413,16 @@ if [[ -z ${LAB_NET:-} ]]; then
         # shellcheck disable=SC2046 # one argument per network id
         "$ENGINE" network inspect $("$ENGINE" network ls -q 2>/dev/null) 2>/dev/null || true
     )
-    for x in $(seq 71 99); do
+    # Start at a place that depends on our PID: runs at the same time rarely pick the same one
+    # (a run's network exists only while a scenario runs).
+    for i in $(seq 0 28); do
+        x=$((71 + ($$ + i) % 29))
         if ! grep -q "198\.18\.$x\." <<<"$used"; then
             LAB_NET=198.18.$x
             break
         fi
     done
     [[ -n ${LAB_NET:-} ]] || fail_all "no free 198.18.71-99.0/24 subnet for the container network"
-fi
-if [[ ! $LAB_NET =~ ^198\.(18|19)\.[0-9]{1,3}$ ]]; then
-    fail_all "LAB_NET=$LAB_NET: must be 198.18.X or 198.19.X (the benchmarking range)"
 fi
 export LAB_NET
 
@@ -418,7 +439,7 @@ elif ! config_check=$("$PY" - "$RUN_TMP/config.yml" <<'EOF' 2>&1
 import ipaddress, sys, yaml
 c = yaml.safe_load(open(sys.argv[1]))
 svcs, nets, errs = c.get("services") or {}, c.get("networks") or {}, []
-bench = ipaddress.ip_network("198.18.0.0/15")
+bench = ipaddress.ip_network("198.18.0.0/16")
 subnets = []
 for name, n in nets.items():
     cfgs = ((n or {}).get("ipam") or {}).get("config") or []
@@ -434,7 +455,8 @@ for name, s in svcs.items():
     caps = set(s.get("cap_add") or [])
     if not {"NET_ADMIN", "NET_RAW"} <= caps:
         errs.append(f"{name}: cap_add lacks NET_ADMIN/NET_RAW")
-    if not any(str(d).startswith("/dev/net/tun") for d in s.get("devices") or []):
+    devs = [d.get("source", "") if isinstance(d, dict) else str(d) for d in s.get("devices") or []]
+    if not any(d.startswith("/dev/net/tun") for d in devs):
         errs.append(f"{name}: no /dev/net/tun device")
     if not s.get("networks"):
         errs.append(f"{name}: on no explicit network")
@@ -463,9 +485,13 @@ say "prepared in $((SECONDS - T_START)) s (engine $T_ENGINE s, cargo $T_CARGO s,
 PROJECT_USED=1
 run_scenario() {
     local s=$1 svc=check-$1 log=$RUN_TMP/$1.log rc=0 t0=$SECONDS line reason problems
+    CURRENT=$s
     timeout -k 10 "$SCENARIO_TIMEOUT" env TAPCLIENT_PKI="$RUN_TMP/pki" "${COMPOSE[@]}" -p "$PROJECT" \
         -f "$COMPOSE_FILE" up --no-build --abort-on-container-exit --exit-code-from "$svc" "$svc" \
-        >"$log.raw" 2>&1 || rc=$?
+        </dev/null >"$log.raw" 2>&1 &
+    CHILD_PID=$!
+    wait "$CHILD_PID" || rc=$?
+    CHILD_PID=''
     sed 's/\x1b\[[0-9;]*m//g' "$log.raw" >"$log"
     rm -f "$log.raw"
     line=$(grep -a -o "check: \(PASS\|FAIL\) $s: .*" "$log" | tail -n 1 || true)
@@ -491,6 +517,7 @@ run_scenario() {
     # Next scenario from a clean slate: containers and network of this one go.
     timeout 120 env TAPCLIENT_PKI="$RUN_TMP/pki" "${COMPOSE[@]}" -p "$PROJECT" -f "$COMPOSE_FILE" \
         down -t 3 >>"$log" 2>&1 || true
+    CURRENT=''
 }
 
 T0=$SECONDS

@@ -173,6 +173,7 @@ EOF
         rc=0
         wait "$TC_PID" || rc=$?
         log "tapclient had already exited (status $rc)"
+        summary="tapclient exited with status $rc: $(grep -v '^[[:space:]]*$' "$tclog" | tail -n 1 | cut -c1-200)"
         result=1
     fi
     if ip link show dev tc0 >/dev/null 2>&1; then
