@@ -51,6 +51,7 @@ if ((EUID != 0)); then
 else
     step netns "$HERE/run-netns-tests.sh"
     step openvpn "$HERE/run-openvpn-tests.sh"
+    step containers "$HERE/containers.sh"
 fi
 
 if ((${#failed[@]})); then
