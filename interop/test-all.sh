@@ -3,6 +3,7 @@
 #   1+2. unit and in-process tests (cargo test --workspace; no root needed)
 #   3.   real peers in network namespaces (root): tapserver plain and behind stunnel, and
 #        Debian's stock OpenVPN 2.6 server (TAP over TCP) in its variants
+#   4.   the same peers in containers (podman here, docker where an engine runs)
 # plus the sans-IO boundary check. Installs missing Debian packages when run as root.
 #
 # usage: sudo interop/test-all.sh
@@ -46,8 +47,8 @@ step boundary sans_io_boundary
 step build cargo build --workspace --all-targets
 step unit cargo test --workspace
 if ((EUID != 0)); then
-    echo "==== netns, openvpn: FAILED (need root: run with sudo)"
-    failed+=(netns openvpn)
+    echo "==== netns, openvpn, containers: FAILED (need root: run with sudo)"
+    failed+=(netns openvpn containers)
 else
     step netns "$HERE/run-netns-tests.sh"
     step openvpn "$HERE/run-openvpn-tests.sh"
