@@ -52,7 +52,8 @@ if ((EUID != 0)); then
 else
     step netns "$HERE/run-netns-tests.sh"
     step openvpn "$HERE/run-openvpn-tests.sh"
-    step containers "$HERE/containers.sh"
+    # The debug build from the build step, not a second (release) build.
+    step containers env CARGO_PROFILE=dev "$HERE/containers.sh"
 fi
 
 if ((${#failed[@]})); then
