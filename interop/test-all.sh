@@ -17,12 +17,14 @@ source "$HERE/lib/deps.sh"
 deps_ensure
 
 failed=()
+passed=0
 step() {
     local name=$1
     shift
     echo "==== $name: $*"
     if "$@"; then
         echo "==== $name: ok"
+        passed=$((passed + 1))
     else
         echo "==== $name: FAILED"
         failed+=("$name")
@@ -58,6 +60,7 @@ fi
 
 if ((${#failed[@]})); then
     echo "test-all: FAILED: ${failed[*]}"
+    echo "test-all: $passed passed, ${#failed[@]} failed"
     exit 1
 fi
-echo "test-all: everything passed"
+echo "test-all: $passed passed, 0 failed"
