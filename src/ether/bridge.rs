@@ -134,7 +134,12 @@ impl Bridge {
 
     /// An IP packet read from the TUN. Emits zero or more frames (the packet in a frame, or an
     /// ARP request while it waits in the pending queue).
-    pub fn handle_ip_packet(&mut self, now: Instant, packet: &[u8], out: &mut (impl FrameSink + ?Sized)) {
+    pub fn handle_ip_packet(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        out: &mut (impl FrameSink + ?Sized),
+    ) {
         self.counters.packets_from_tun += 1;
         if !self.link_up {
             return self.counters.drop(DropReason::LinkDown);
@@ -239,7 +244,13 @@ impl Bridge {
     }
 
     /// Sends `packet` to on-link `hop`, or queues it while `hop` is resolved.
-    fn send_via(&mut self, now: Instant, hop: Ipv4Addr, packet: &[u8], out: &mut (impl FrameSink + ?Sized)) {
+    fn send_via(
+        &mut self,
+        now: Instant,
+        hop: Ipv4Addr,
+        packet: &[u8],
+        out: &mut (impl FrameSink + ?Sized),
+    ) {
         match self.neighbors.lookup(hop, now) {
             Lookup::Found { mac, refresh } => {
                 self.emit_frame(mac, EtherType::IPV4, packet, out);
@@ -379,7 +390,12 @@ impl Bridge {
         self.send_arp(MacAddr::BROADCAST, &ours, out);
     }
 
-    fn send_request(&mut self, target: Ipv4Addr, dst: MacAddr, out: &mut (impl FrameSink + ?Sized)) {
+    fn send_request(
+        &mut self,
+        target: Ipv4Addr,
+        dst: MacAddr,
+        out: &mut (impl FrameSink + ?Sized),
+    ) {
         let request = ArpRepr::request(self.config.mac, self.our_ip(), target);
         self.send_arp(dst, &request, out);
     }

@@ -721,7 +721,11 @@ mod tests {
         assert_eq!(ServerKeyMessage::wire_len(&stream), Some(len));
         assert!(ServerKeyMessage::parse(&stream[..len]).is_ok());
         for cut in 0..len {
-            assert_eq!(ServerKeyMessage::wire_len(&stream[..cut]), None, "cut {cut}");
+            assert_eq!(
+                ServerKeyMessage::wire_len(&stream[..cut]),
+                None,
+                "cut {cut}"
+            );
         }
     }
 }

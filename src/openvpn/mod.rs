@@ -3,12 +3,12 @@
 //! No I/O, no clock reads, no threads: bytes and `now` in; bytes, events and deadlines out.
 //! Facts and test vectors: `shared/openvpn-protocol.md` (section numbers cited as §n).
 
-pub mod wire;
-pub mod keymethod;
-pub mod kdf;
-pub mod data;
 pub mod client;
-pub mod wrap;
-pub mod reliable;
+pub mod data;
+pub mod kdf;
+pub mod keymethod;
 pub mod occ;
 pub mod push;
+pub mod reliable;
+pub mod wire;
+pub mod wrap;
