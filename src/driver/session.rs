@@ -1,4 +1,4 @@
-//! One connection's event loop: TUN ⇄ [`Bridge`] ⇄ record stream.
+//! One connection's event loop: TUN ⇄ link (bridge and protocol, [`super::link`]) ⇄ record stream.
 //!
 //! A single task waits on whichever is ready — a packet from the TUN, bytes from the server,
 //! room to write to the server, the bridge's next timer, or shutdown — so the socket is always

@@ -87,7 +87,7 @@ impl KeyBlock {
         &self.0
     }
 
-    /// The client's view (§5.3): encrypt with key[0] (bytes 0..128), decrypt with key[1]
+    /// The client's view (§5.3): encrypt with `key[0]` (bytes 0..128), decrypt with `key[1]`
     /// (bytes 128..256).
     pub fn client_keys(&self) -> DataKeys {
         DataKeys {

@@ -2,7 +2,7 @@
 //!
 //! Owns: the `ClientConfig` (ring provider passed explicitly — no process-wide default —,
 //! TLS 1.2 and 1.3, our client certificate), the OpenVPN-style server check
-//! ([`verifier`]: chain to the configured CA, EKU serverAuth, optional exact name match, no web
+//! (`verifier`: chain to the configured CA, EKU serverAuth, optional exact name match, no web
 //! host-name rules), the `ServerName` we hand to rustls, and [`explain`], which turns a
 //! handshake failure into one sentence for the user.
 //!
