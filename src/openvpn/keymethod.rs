@@ -657,21 +657,7 @@ mod tests {
         );
     }
 
-    /// xorshift64*: a deterministic pseudo-random source for the fuzz loop.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::testutil::Rng;
 
     #[test]
     fn fuzzed_server_messages_never_panic() {

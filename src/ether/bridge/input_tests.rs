@@ -8,6 +8,7 @@ use super::tests::{arp_frame, bridge_up, frame, ipv4, reply_from, Sink};
 use super::*;
 use crate::ether::wire::vectors::{self as v, hex};
 use crate::ether::{MAX_PENDING_NEXT_HOPS, PENDING_PACKETS_PER_NEXT_HOP};
+use crate::testutil::Rng;
 use crate::testutil::{at, t0};
 
 const NEW_MAC: MacAddr = MacAddr([0x52, 0x54, 0x00, 0x00, 0x00, 0x99]);
@@ -241,40 +242,6 @@ fn group_or_broadcast_senders_are_malformed_and_not_learned() {
     assert_eq!(bridge.counters().dropped(DropReason::OwnSource), 1);
     assert_eq!(bridge.neighbor(v::OTHER_IP, t), None);
     assert_eq!(bridge.neighbor(v::SERVER_IP, t), None);
-}
-
-/// xorshift64*: a tiny deterministic generator, so a failure reproduces exactly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// A seed taken whole, truncated, or with a few bytes changed; or random bytes.
-    fn mutate(&mut self, seeds: &[Vec<u8>]) -> Vec<u8> {
-        let mut input = seeds[self.below(seeds.len())].clone();
-        match self.below(4) {
-            0 => input.truncate(self.below(input.len() + 1)),
-            1 | 2 => {
-                for _ in 0..1 + self.below(4) {
-                    let at = self.below(input.len().max(1));
-                    if let Some(b) = input.get_mut(at) {
-                        *b = self.next() as u8;
-                    }
-                }
-            }
-            _ => input = (0..self.below(80)).map(|_| self.next() as u8).collect(),
-        }
-        input
-    }
 }
 
 #[test]

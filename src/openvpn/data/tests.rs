@@ -14,27 +14,7 @@ const COMPRESSIONS: [Compression; 4] = [
     Compression::StubV2,
 ];
 
-/// A deterministic xorshift generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) {
-        for byte in buf {
-            *byte = self.next() as u8;
-        }
-    }
-}
+use crate::testutil::Rng;
 
 fn key_block(seed: u64) -> [u8; 256] {
     let mut block = [0; 256];

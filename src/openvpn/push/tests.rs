@@ -565,21 +565,7 @@ fn outgoing_messages_are_nul_terminated() {
     assert_eq!(EXIT, b"EXIT\0");
 }
 
-/// xorshift64*: a deterministic pseudo-random source for the fuzz loop.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use crate::testutil::Rng;
 
 /// Mutations of real messages: truncation, byte and separator changes, random bytes.
 fn mutate(rng: &mut Rng, seeds: &[&str]) -> Vec<u8> {
