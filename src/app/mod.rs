@@ -114,10 +114,11 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 fn check(path: &Path) -> Result<(), AppError> {
     let config = config::load(path)?;
     println!("config: {} is valid", config.source.display());
-    println!(
-        "server: {} ({:?})",
-        config.server.remote, config.server.protocol
-    );
+    let protocol_name = match config.server.protocol {
+        config::Protocol::Simpletun => "simpletun",
+        config::Protocol::OpenVpn => "openvpn",
+    };
+    println!("server: {} ({protocol_name})", config.server.remote);
     println!(
         "ethernet: mac {}{}",
         config.ethernet.mac,
@@ -147,8 +148,35 @@ fn check(path: &Path) -> Result<(), AppError> {
                 identity.subject(),
                 identity.not_after()
             );
-            tls::client_config(&ca, identity, tls_config.verify_name.as_deref())?;
+            // What a run builds before it touches the system (the key files too), without
+            // opening the PKCS#12 twice (a second password prompt).
+            let client = tls::client_config(&ca, identity, tls_config.verify_name.as_deref())?;
+            if let Some(openvpn) = &config.openvpn {
+                self::openvpn::settings(&config, openvpn, client)?;
+            }
         }
+    }
+    if let Some(openvpn) = &config.openvpn {
+        match &openvpn.wrap {
+            config::ControlWrap::None => println!("openvpn: no tls-auth/tls-crypt"),
+            config::ControlWrap::TlsAuth {
+                key,
+                direction,
+                digest,
+            } => println!(
+                "openvpn: tls-auth {} ({}, key-direction {})",
+                key.display(),
+                digest.name(),
+                direction.map_or("none".to_owned(), |d| d.to_string())
+            ),
+            config::ControlWrap::TlsCrypt { key } => {
+                println!("openvpn: tls-crypt {}", key.display())
+            }
+        }
+        println!(
+            "openvpn: data ciphers offered {}",
+            openvpn.ciphers.join(":")
+        );
     }
     println!("ok");
     Ok(())
