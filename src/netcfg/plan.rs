@@ -108,10 +108,6 @@ fn linux_plan(s: &InterfaceSettings) -> Vec<Step> {
             ),
             undo: None,
         },
-        Step {
-            apply: Command::new("ip", &["address", "add", &addr, "dev", dev]),
-            undo: Some(Command::new("ip", &["address", "del", &addr, "dev", dev])),
-        },
         // IPv6 is not carried yet: without a link-local address the kernel does not send
         // router/neighbour solicitations that could only be dropped.
         Step {
@@ -121,6 +117,12 @@ fn linux_plan(s: &InterfaceSettings) -> Vec<Step> {
         Step {
             apply: Command::new("ip", &["link", "set", "dev", dev, "up"]),
             undo: None,
+        },
+        // After `up`, so the address and the route of its prefix appear together: nobody sees
+        // the address without its route.
+        Step {
+            apply: Command::new("ip", &["address", "add", &addr, "dev", dev]),
+            undo: Some(Command::new("ip", &["address", "del", &addr, "dev", dev])),
         },
     ];
     for route in &s.routes {
@@ -352,12 +354,12 @@ mod tests {
         let plan = interface_plan(Os::Linux, &settings(&["10.20.0.0/16", "192.0.2.7/32"]));
         let expected = [
             ("ip link set dev tc0 mtu 1500", None),
+            ("ip link set dev tc0 addrgenmode none", None),
+            ("ip link set dev tc0 up", None),
             (
                 "ip address add 10.98.0.2/24 dev tc0",
                 Some("ip address del 10.98.0.2/24 dev tc0"),
             ),
-            ("ip link set dev tc0 addrgenmode none", None),
-            ("ip link set dev tc0 up", None),
             (
                 "ip route add 10.20.0.0/16 via 10.98.0.1 dev tc0",
                 Some("ip route del 10.20.0.0/16 via 10.98.0.1 dev tc0"),

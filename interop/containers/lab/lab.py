@@ -149,17 +149,18 @@ def tapclient_alive(a):
 
 def wait_tunnel(a):
     t0 = time.monotonic()
+    # Ready means: the address is on the interface and the server is routed through it.
     while True:
         tapclient_alive(a)
         rc, out = run(["ip", "-4", "-o", "address", "show", "dev", a.dev])
-        if rc == 0 and f" {a.client}/" in out:
+        _, route = run(["ip", "route", "get", a.server])
+        if rc == 0 and f" {a.client}/" in out and f"dev {a.dev}" in route:
             break
         if time.monotonic() - t0 > a.up_timeout:
-            raise Failed(f"{a.dev} did not get {a.client} within {a.up_timeout} s ({out.strip() or 'no such device'})")
+            if f" {a.client}/" not in out:
+                raise Failed(f"{a.dev} did not get {a.client} within {a.up_timeout} s ({out.strip() or 'no such device'})")
+            raise Failed(f"the route to {a.server} is not via {a.dev}: {route.strip()}")
         time.sleep(0.2)
-    rc, out = run(["ip", "route", "get", a.server])
-    if f"dev {a.dev}" not in out:
-        raise Failed(f"the route to {a.server} is not via {a.dev}: {out.strip()}")
     # The first ping may need the server to learn our MAC and us to resolve its: retry for 15 s.
     while True:
         tapclient_alive(a)
