@@ -21,7 +21,7 @@ use ring::hmac;
 use zeroize::{Zeroize, Zeroizing};
 
 // `--replay-window 64 15` governs the control and the data channel alike (`packet_id.h`).
-use super::data::{REPLAY_WINDOW_PACKETS, REPLAY_WINDOW_TIME};
+use super::data::ReplayWindow;
 
 /// Bytes of an OpenVPN static key (2 × {64 cipher, 64 HMAC}).
 pub const STATIC_KEY_LEN: usize = 256;
@@ -239,7 +239,7 @@ pub struct TlsAuth {
     send_key: Zeroizing<[u8; 64]>,
     recv_key: Zeroizing<[u8; 64]>,
     send: ReplaySend,
-    recv: ReplayWindow,
+    recv: ControlReplay,
     scratch: Vec<u8>,
 }
 
@@ -256,7 +256,7 @@ impl TlsAuth {
             send_key: key.part(send_at),
             recv_key: key.part(recv_at),
             send: ReplaySend::default(),
-            recv: ReplayWindow::default(),
+            recv: ControlReplay::default(),
             scratch: Vec::new(),
         }
     }
@@ -317,7 +317,7 @@ pub struct TlsCrypt {
     recv_ke: Zeroizing<[u8; 32]>,
     recv_ka: Zeroizing<[u8; 32]>,
     send: ReplaySend,
-    recv: ReplayWindow,
+    recv: ControlReplay,
     scratch: Vec<u8>,
 }
 
@@ -335,7 +335,7 @@ impl TlsCrypt {
             recv_ke: key.part(recv_at),
             recv_ka: key.part(recv_at + 64),
             send: ReplaySend::default(),
-            recv: ReplayWindow::default(),
+            recv: ControlReplay::default(),
             scratch: Vec::new(),
         }
     }
@@ -449,17 +449,16 @@ impl ReplaySend {
     }
 }
 
-/// The receive side: a 64-id sliding window within one sender epoch (time value). A packet
-/// behind the newest id is accepted once, within [`REPLAY_WINDOW_TIME`] of the newest's arrival.
+/// The receive side: the data channel's 64-id sliding window ([`ReplayWindow`]), restarted
+/// whenever the sender starts a new epoch (a later time value); earlier epochs are replays.
 #[derive(Debug, Default)]
-struct ReplayWindow {
-    /// Sender time of the current epoch, newest id, and when the newest id arrived.
-    epoch: Option<(u32, u32, Instant)>,
-    /// Bit `n` set: id `newest - n` was received.
-    seen: u64,
+struct ControlReplay {
+    /// Sender time of the current epoch.
+    epoch: Option<u32>,
+    window: ReplayWindow,
 }
 
-impl ReplayWindow {
+impl ControlReplay {
     /// Checks `(id, time)` and, if acceptable, records it.
     fn accept(&mut self, (id, time): (u32, u32), now: Instant) -> Result<(), WrapError> {
         let replay = WrapError::Replay {
@@ -469,30 +468,16 @@ impl ReplayWindow {
         if id == 0 {
             return Err(WrapError::ZeroPacketId);
         }
-        let (epoch, newest, newest_at) = match self.epoch {
-            Some((epoch, ..)) if time < epoch => return Err(replay),
-            Some((epoch, newest, at)) if time == epoch => (epoch, newest, at),
-            // First packet, or the sender started a new epoch (a later time).
+        match self.epoch {
+            Some(epoch) if time < epoch => return Err(replay),
+            Some(epoch) if time == epoch => {}
+            // First packet, or the sender started a new epoch.
             _ => {
-                self.epoch = Some((time, id, now));
-                self.seen = 1;
-                return Ok(());
+                self.epoch = Some(time);
+                self.window = ReplayWindow::default();
             }
-        };
-        if id > newest {
-            let shift = id - newest;
-            self.seen = if shift >= 64 { 0 } else { self.seen << shift };
-            self.seen |= 1;
-            self.epoch = Some((epoch, id, now));
-            return Ok(());
         }
-        let behind = newest - id;
-        let late = now.saturating_duration_since(newest_at) > REPLAY_WINDOW_TIME;
-        if behind >= REPLAY_WINDOW_PACKETS || self.seen & (1 << behind) != 0 || late {
-            return Err(replay);
-        }
-        self.seen |= 1 << behind;
-        Ok(())
+        self.window.accept(id, now).map_err(|_| replay)
     }
 }
 

@@ -53,7 +53,9 @@ pub use compress::Compression;
 pub use error::{CompressionAlgorithm, DataError, ErrorKind};
 pub use header::{MAX_KEY_ID, MAX_PEER_ID};
 pub use payload::{Decrypted, OccKind, OCC_MAGIC, PING_MAGIC};
-pub use replay::{ReplayError, REKEY_TRIGGER, REPLAY_WINDOW_PACKETS, REPLAY_WINDOW_TIME};
+pub use replay::{
+    ReplayError, ReplayWindow, REKEY_TRIGGER, REPLAY_WINDOW_PACKETS, REPLAY_WINDOW_TIME,
+};
 
 #[cfg(test)]
 mod tests;
