@@ -52,7 +52,7 @@ pub fn settings(
     let options = OccOptions {
         tun_mtu: config.tun.mtu,
         tls_auth: match &openvpn.wrap {
-            ControlWrap::TlsAuth { direction, .. } => Some(occ_direction(*direction)),
+            ControlWrap::TlsAuth { direction, .. } => Some(key_direction(*direction)),
             _ => None,
         },
         comp_lzo: false,
@@ -91,11 +91,7 @@ fn wrap_keys(wrap: &ControlWrap) -> Result<WrapKeys, OpenVpnSetupError> {
                 AuthDigest::Sha256 => wrap::AuthDigest::Sha256,
                 AuthDigest::Sha512 => wrap::AuthDigest::Sha512,
             },
-            direction: match direction {
-                None => wrap::KeyDirection::Bidirectional,
-                Some(0) => wrap::KeyDirection::Zero,
-                Some(_) => wrap::KeyDirection::One,
-            },
+            direction: key_direction(*direction),
         },
         ControlWrap::TlsCrypt { key } => WrapKeys::TlsCrypt {
             key: read_key(key)?,
@@ -103,12 +99,12 @@ fn wrap_keys(wrap: &ControlWrap) -> Result<WrapKeys, OpenVpnSetupError> {
     })
 }
 
-fn occ_direction(direction: Option<u8>) -> crate::openvpn::occ::KeyDirection {
-    use crate::openvpn::occ::KeyDirection;
+/// The config's `key_direction` (none, 0 or 1) as the wrapper and the options string use it.
+fn key_direction(direction: Option<u8>) -> wrap::KeyDirection {
     match direction {
-        None => KeyDirection::Bidirectional,
-        Some(0) => KeyDirection::Normal,
-        Some(_) => KeyDirection::Inverse,
+        None => wrap::KeyDirection::Bidirectional,
+        Some(0) => wrap::KeyDirection::Zero,
+        Some(_) => wrap::KeyDirection::One,
     }
 }
 

@@ -24,16 +24,9 @@ const LINK_MTU_OVERHEAD: u32 = 75;
 /// One more byte of link-mtu when a compression context is active (1576 in the capture).
 const COMPRESSION_OVERHEAD: u32 = 1;
 
-/// `key-direction` of the tls-auth key, as the options string reports it (§1.8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyDirection {
-    /// No direction: both sides use the same HMAC key; no `keydir` field.
-    Bidirectional,
-    /// `key-direction 0` (usual on servers).
-    Normal,
-    /// `key-direction 1` (usual on clients).
-    Inverse,
-}
+/// The tls-auth `key-direction`, which the options string reports (§1.8): the same setting the
+/// wrapper uses.
+pub use super::wrap::KeyDirection;
 
 /// What the options string describes about our configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +71,8 @@ impl OccOptions {
             s.push_str(",comp-lzo");
         }
         match self.tls_auth {
-            Some(KeyDirection::Normal) => s.push_str(",keydir 0"),
-            Some(KeyDirection::Inverse) => s.push_str(",keydir 1"),
+            Some(KeyDirection::Zero) => s.push_str(",keydir 0"),
+            Some(KeyDirection::One) => s.push_str(",keydir 1"),
             Some(KeyDirection::Bidirectional) | None => {}
         }
         s.push_str(",auth SHA1,keysize 128");
@@ -250,7 +243,7 @@ mod tests {
     #[test]
     fn tls_auth_options_string_matches_the_capture() {
         let occ = OccOptions {
-            tls_auth: Some(KeyDirection::Inverse),
+            tls_auth: Some(KeyDirection::One),
             ..OccOptions::default()
         };
         assert_eq!(
@@ -273,7 +266,7 @@ mod tests {
     fn compression_and_mtu_change_the_string_like_the_stock_client() {
         let occ = OccOptions {
             tun_mtu: 1400,
-            tls_auth: Some(KeyDirection::Normal),
+            tls_auth: Some(KeyDirection::Zero),
             comp_lzo: true,
         };
         assert_eq!(occ.link_mtu(), 1476);
@@ -295,7 +288,7 @@ mod tests {
     fn options_string_fits_its_limit() {
         let occ = OccOptions {
             tun_mtu: u16::MAX,
-            tls_auth: Some(KeyDirection::Inverse),
+            tls_auth: Some(KeyDirection::One),
             comp_lzo: true,
         };
         assert!(occ.to_options_string().len() < super::super::keymethod::MAX_OPTIONS_LEN);

@@ -81,7 +81,7 @@ pub fn server_config() -> ServerConfig {
 /// The client settings `tapclient` would build for this wrapping (stock options and peer-info).
 pub fn client_settings(wrap: &ServerWrap) -> Arc<Settings> {
     let options = OccOptions {
-        tls_auth: matches!(wrap, ServerWrap::TlsAuth(..)).then_some(KeyDirection::Inverse),
+        tls_auth: matches!(wrap, ServerWrap::TlsAuth(..)).then_some(KeyDirection::One),
         ..OccOptions::default()
     };
     Arc::new(Settings {
