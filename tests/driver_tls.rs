@@ -5,11 +5,9 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use common::client::{exchange, fast_reconnect, start_client, stop, CLIENT_MAC, WAIT};
 use common::lan_peer::{self, CLIENT_IP};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tapclient::config::{PasswordSource, TlsConfig};
 use tapclient::driver::{DriverError, TlsSetup};
 use tapclient_certs::{generate, Options, Pki};
@@ -23,25 +21,11 @@ fn pki(dir: &Path) -> Pki {
 /// A TLS server with the PKI's server certificate that requires a client certificate from the
 /// PKI's CA.
 fn acceptor(pki: &Pki) -> TlsAcceptor {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(pki.ca_der.clone())).unwrap();
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .build()
-    .unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            vec![CertificateDer::from(pki.server_der.clone())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.server_key_der.clone())),
-        )
-        .unwrap();
-    TlsAcceptor::from(Arc::new(config))
+    TlsAcceptor::from(common::tls_server::requiring_client_cert(
+        pki,
+        &pki.ca_der,
+        None,
+    ))
 }
 
 /// The client's TLS setup, built the way `tapclient` builds it from a config.

@@ -9,6 +9,8 @@
 mod ovpn_net;
 #[path = "common/ovpn_server.rs"]
 mod ovpn_server;
+#[path = "common/tls_server.rs"]
+mod tls_server;
 
 use std::time::Duration;
 

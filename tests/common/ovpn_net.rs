@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tapclient::config::PasswordSource;
 use tapclient::openvpn::client::{Client, Event, PacketError, Settings};
 use tapclient::openvpn::data::DataCipher;
@@ -43,27 +42,8 @@ pub fn fixture() -> &'static Fixture {
         let ca = tapclient::credentials::load_ca(&pki.ca_crt).unwrap();
         let password = PasswordSource::File(pki.client_pass.clone());
         let identity = tapclient::credentials::load_pkcs12(&pki.client_p12, &password).unwrap();
-        let server = |version: &'static rustls::SupportedProtocolVersion, ca: &[u8]| {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let mut roots = rustls::RootCertStore::empty();
-            roots.add(CertificateDer::from(ca.to_vec())).unwrap();
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider.clone(),
-            )
-            .build()
-            .unwrap();
-            let config = rustls::ServerConfig::builder_with_provider(provider)
-                .with_protocol_versions(&[version])
-                .unwrap()
-                .with_client_cert_verifier(verifier)
-                .with_single_cert(
-                    vec![CertificateDer::from(pki.server_der.clone())],
-                    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.server_key_der.clone())),
-                )
-                .unwrap();
-            Arc::new(config)
-        };
+        let server =
+            |version, ca: &[u8]| super::tls_server::requiring_client_cert(&pki, ca, Some(version));
         Fixture {
             client_tls: tapclient::tls::client_config(&ca, identity, None).unwrap(),
             server_tls13: server(&rustls::version::TLS13, &pki.ca_der),
