@@ -15,22 +15,22 @@ use crate::config::Remote;
 /// The byte stream to the server: plain TCP or TLS over TCP.
 pub type Stream = Either<TcpStream, TlsStream<TcpStream>>;
 
+/// The TCP connection under `stream`, TLS or not.
+fn tcp(stream: &Stream) -> &TcpStream {
+    match stream {
+        Either::Left(tcp) => tcp,
+        Either::Right(tls) => tls.get_ref().0,
+    }
+}
+
 /// The TCP socket under `stream` (for socket options during the session).
 pub fn tcp_fd(stream: &Stream) -> std::os::fd::RawFd {
-    use std::os::fd::AsRawFd;
-    match stream {
-        Either::Left(tcp) => tcp.as_raw_fd(),
-        Either::Right(tls) => tls.get_ref().0.as_raw_fd(),
-    }
+    std::os::fd::AsRawFd::as_raw_fd(tcp(stream))
 }
 
 /// The server's address on this connection.
 pub fn peer_ip(stream: &Stream) -> Option<std::net::IpAddr> {
-    let tcp = match stream {
-        Either::Left(tcp) => tcp,
-        Either::Right(tls) => tls.get_ref().0,
-    };
-    tcp.peer_addr().ok().map(|a| a.ip())
+    tcp(stream).peer_addr().ok().map(|a| a.ip())
 }
 
 /// Asks the kernel to acknowledge received data at once instead of delaying the ACK (Linux
