@@ -583,7 +583,7 @@ scenario_soak() {
     fault_ping_report "$PING_LOG"
     fault_rss_report $((t0 + warm * 1000))
     ((RSS_N >= 3)) || scen_fail "only $RSS_N RSS samples after the warm-up (run longer: SOAK_SECONDS)"
-    local rss="RSS after ${warm} s warm-up: first $((RSS_FIRST / 1024)).$((RSS_FIRST % 1024 * 10 / 1024)) MiB, min $RSS_MIN kB, max $RSS_MAX kB, last $RSS_LAST kB ($RSS_N samples; growth $RSS_GROWTH kB; peak incl. warm-up $RSS_ALL_MAX kB)"
+    local rss="RSS after the ${warm} s warm-up ($RSS_N samples): first $RSS_FIRST kB, min $RSS_MIN, max $RSS_MAX, last $RSS_LAST, growth $RSS_GROWTH kB (peak incl. warm-up $RSS_ALL_MAX kB)"
     ((RSS_GROWTH <= SOAK_RSS_GROWTH_KB)) || scen_fail "RSS grew by $RSS_GROWTH kB after the warm-up (limit $SOAK_RSS_GROWTH_KB): $rss"
     ((P_GAP_MS < 5000)) || scen_fail "the ping went unanswered for $P_GAP_MS ms during the soak ($PING_NOTE)"
     stop_client

@@ -2,7 +2,8 @@
 # Every test of tapclient, in rings (see docs/testing.md):
 #   1+2. unit and in-process tests (cargo test --workspace; no root needed)
 #   3.   real peers in network namespaces (root): tapserver plain and behind stunnel, and
-#        Debian's stock OpenVPN 2.6 server (TAP over TCP) in its variants
+#        Debian's stock OpenVPN 2.6 server (TAP over TCP) in its variants; faults against that
+#        server (restart, link down, TCP reset, ..., a 5-minute rekey run and a 2-minute soak)
 #   4.   the same peers in containers (podman here, docker where an engine runs)
 # plus the sans-IO boundary check. Installs missing Debian packages when run as root.
 #
@@ -49,11 +50,13 @@ step boundary sans_io_boundary
 step build cargo build --workspace --all-targets
 step unit cargo test --workspace
 if ((EUID != 0)); then
-    echo "==== netns, openvpn, containers: FAILED (need root: run with sudo)"
-    failed+=(netns openvpn containers)
+    echo "==== netns, openvpn, faults, containers: FAILED (need root: run with sudo)"
+    failed+=(netns openvpn faults containers)
 else
     step netns "$HERE/run-netns-tests.sh"
     step openvpn "$HERE/run-openvpn-tests.sh"
+    # About 10 minutes: client-reneg (RENEG_MINUTES=5) and soak (SOAK_SECONDS=120) are most of it.
+    step faults "$HERE/run-fault-tests.sh"
     # The debug build from the build step, not a second (release) build.
     step containers env CARGO_PROFILE=dev "$HERE/containers.sh"
 fi

@@ -4,10 +4,10 @@
 # deps_ensure: apt packages (as root; `apt-get update` once if anything is missing) and a Rust
 # toolchain check. Prints what it does; returns non-zero with a clear message when it cannot.
 
-DEPS_PACKAGES=(iproute2 iputils-ping stunnel4 openssl python3 iperf3 procps openvpn)
+DEPS_PACKAGES=(iproute2 iputils-ping stunnel4 openssl python3 iperf3 procps openvpn nftables)
 # command → package, to test for presence cheaply
 declare -A DEPS_PROBE=([ip]=iproute2 [ping]=iputils-ping [stunnel]=stunnel4 [openssl]=openssl
-    [python3]=python3 [iperf3]=iperf3 [pkill]=procps [openvpn]=openvpn)
+    [python3]=python3 [iperf3]=iperf3 [pkill]=procps [openvpn]=openvpn [nft]=nftables)
 
 deps_ensure() {
     local missing=() cmd
