@@ -154,6 +154,9 @@ write_config() {
     } >"$file"
 }
 
+# log_msg [WIDTH] — tapclient log lines on stdin without their timestamp, cut to WIDTH (120).
+log_msg() { sed -E 's/^[0-9]{4}-[0-9-]+T[0-9:.]+Z +//' | cut -c1-"${1:-120}"; }
+
 # The last error-looking line of the client's log, shortened.
 last_error_line() {
     { grep -iE 'error|fail|warn|refus|reject|not supported|unsupported|unknown' "$CLIENT_LOG" 2>/dev/null || tail -n 1 "$CLIENT_LOG"; } |
@@ -298,7 +301,7 @@ scenario_link_down() {
     no_removals
     xfers 5001
     stop_client
-    scen_pass "link down ${LINK_DOWN_S} s: ping-restart after ${restart_ms} ms ('$(cut -c1-90 <<<"${restart_line#*Z }")'); $PING_NOTE; back $((T_BACK - t_up)) ms after the link came up; tc0/address/route kept; $XFER_NOTE"
+    scen_pass "link down ${LINK_DOWN_S} s: ping-restart after ${restart_ms} ms ('$(log_msg 90 <<<"$restart_line")'); $PING_NOTE; back $((T_BACK - t_up)) ms after the link came up; tc0/address/route kept; $XFER_NOTE"
 }
 
 # A TCP RST toward tapclient: the server namespace answers the client's next segment on the
@@ -325,7 +328,7 @@ EOF
     await_recovery "$t_fault" 30 "after the reset"
     finish_ping "$t_fault"
     no_removals
-    lost=$(grep -m1 -E 'lost' "$CLIENT_LOG" | sed 's/^[^ ]* *//' | cut -c1-100 || true)
+    lost=$(grep -m1 -E 'lost' "$CLIENT_LOG" | log_msg 100 || true)
     [[ -n $lost ]] || scen_fail "tapclient recovered but logged no lost link"
     [[ $(client_port) != "$port" ]] || scen_fail "still on the old TCP connection (port $port)"
     xfers 5001
@@ -333,7 +336,7 @@ EOF
     scen_pass "RST on port $port ($hits rejected): $PING_NOTE; recovered $P_RECOVERY_MS ms after the rule; tapclient: '$lost'; $XFER_NOTE"
 }
 
-# remote = [dead, live]: the first times out (connect_timeout 5), the second connects.
+# remote = [dead, live]: the first times out (connect_timeout 5), the second is tried at once.
 scenario_second_remote() {
     scen_need_client
     scen_need_pki
@@ -341,16 +344,25 @@ scenario_second_remote() {
     server_up openvpn-server
     ip -n "$CLI_NS" route add "$DEAD_REMOTE/32" via "$SRV_UNDERLAY"
     write_config "$SCEN_DIR/client.toml" "remote=$DEAD_REMOTE:$OVPN_PORT,$SRV_UNDERLAY:$OVPN_PORT"
-    local first second
     client_up "$SCEN_DIR/client.toml"
-    first=$(grep -n -m1 -F "$DEAD_REMOTE" "$CLIENT_LOG" | cut -d: -f1 || true)
-    second=$(grep -n -m1 -F "$SRV_UNDERLAY:$OVPN_PORT" "$CLIENT_LOG" | cut -d: -f1 || true)
-    [[ -n $first ]] || scen_fail "tapclient never mentions the first remote $DEAD_REMOTE"
-    [[ -n $second && $first -lt $second ]] || scen_fail "tapclient did not try $DEAD_REMOTE before $SRV_UNDERLAY"
+    local first second gave_up t_first t_gave t_second t_est
+    first=$(grep -m1 -E "connecting .*$DEAD_REMOTE" "$CLIENT_LOG" || true)
+    gave_up=$(grep -E "$DEAD_REMOTE" "$CLIENT_LOG" | grep -v 'connecting' | head -n 1 || true)
+    second=$(grep -m1 -E "connecting .*$SRV_UNDERLAY:$OVPN_PORT" "$CLIENT_LOG" || true)
+    [[ -n $first ]] || scen_fail "tapclient never tried the first remote $DEAD_REMOTE: $(last_error_line)"
+    [[ -n $second ]] || scen_fail "tapclient never logged connecting to $SRV_UNDERLAY:$OVPN_PORT"
+    [[ -n $gave_up ]] || scen_fail "tapclient logged no failure for $DEAD_REMOTE"
+    t_first=$(fault_log_ms "$first")
+    t_second=$(fault_log_ms "$second")
+    t_est=$(established_ms 1)
+    ((t_first < t_second)) || scen_fail "tapclient tried $SRV_UNDERLAY before $DEAD_REMOTE"
+    t_gave=$(fault_log_ms "$gave_up")
+    ((t_second - t_gave < 1000)) ||
+        scen_fail "$((t_second - t_gave)) ms between giving up on $DEAD_REMOTE and trying $SRV_UNDERLAY (expected at once)"
     scen_pings_both_ways 3
     xfers 5001
     stop_client
-    scen_pass "first remote $DEAD_REMOTE (silent) then $SRV_UNDERLAY: tunnel up ${UP_MS} ms after start (connect_timeout 5 s); '$(sed -n "${first}p" "$CLIENT_LOG" | sed 's/^[^ ]* *//' | cut -c1-100)'; $PING_NOTE; $XFER_NOTE"
+    scen_pass "remote = [$DEAD_REMOTE (silent), $SRV_UNDERLAY]: gave up the first after $((t_gave - t_first)) ms ('$(log_msg 80 <<<"$gave_up")'), the second tried $((t_second - t_gave)) ms later, tunnel established $((t_est - t_first)) ms after the first attempt (first ping ${UP_MS} ms after start); $PING_NOTE; $XFER_NOTE"
 }
 
 # reneg_sec = 10 on the client (the server never starts one: reneg-sec 0) for RENEG_MINUTES.
@@ -426,7 +438,7 @@ scenario_auth_user_pass() {
     t0=$(lab_now_ms)
     lab_wait_exit "$CLIENT_PID" 20 || scen_fail "rejected user: tapclient still running after 20 s: $(last_error_line)"
     [[ $LAB_RC == 4 ]] || scen_fail "rejected user: exit code $LAB_RC (expected 4): $(last_error_line)"
-    msg=$(grep -m1 -E 'AUTH_FAILED' "$CLIENT_LOG" | sed 's/^[^ ]* *//' | cut -c1-140 || true)
+    msg=$(grep -m1 -E 'AUTH_FAILED' "$CLIENT_LOG" | log_msg 140 || true)
     [[ -n $msg ]] || scen_fail "rejected user: exit 4 but no AUTH_FAILED in the message: $(last_error_line)"
     ! scen_client_dev_exists || scen_fail "rejected user: $CLIENT_TUN left behind"
     ! grep -qF -- "$AUTH_PASS" "$CLIENT_LOG" || scen_fail "rejected user: tapclient logged the password"
@@ -495,7 +507,7 @@ scenario_sighup() {
     lab_wait_until 20 eval "tail -n +$from '$CLIENT_LOG' | grep -q AUTH_FAILED" ||
         scen_fail "SIGHUP after the password changed: no AUTH_FAILED reported within 20 s: $(last_error_line)"
     local msg state
-    msg=$(tail -n "+$from" "$CLIENT_LOG" | grep -m1 AUTH_FAILED | sed 's/^[^ ]* *//' | cut -c1-120)
+    msg=$(tail -n "+$from" "$CLIENT_LOG" | grep -m1 AUTH_FAILED | log_msg 120)
     if lab_wait_exit "$CLIENT_PID" 5; then
         [[ $LAB_RC == 4 ]] || scen_fail "after AUTH_FAILED tapclient exited with $LAB_RC (expected 4)"
         state="exit 4"
