@@ -9,7 +9,7 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::password::{self, Password, Prompt, PromptCache};
+use super::password::{self, Password, PromptCache, TerminalPrompt};
 use super::CredentialsError;
 use crate::config::{AuthUserPass, PasswordSource};
 
@@ -52,7 +52,7 @@ pub fn load_user_pass(
         (None, PasswordSource::Env(var)) => password::from_env(var)?,
         (None, PasswordSource::Unset) => {
             let label = format!("VPN user {username}");
-            cache.ask(Path::new(&label), &TerminalLogin)?
+            cache.ask(Path::new(&label), &TerminalPrompt)?
         }
     };
     for (what, len) in [("username", username.len()), ("password", password.len())] {
@@ -107,19 +107,6 @@ fn ask_username() -> Result<String, CredentialsError> {
         return Err(CredentialsError::UserPassRequired { what: "username" });
     }
     Ok(name)
-}
-
-/// Asks for the VPN password without echo.
-struct TerminalLogin;
-
-impl Prompt for TerminalLogin {
-    fn ask(&self, label: &Path) -> Option<io::Result<Password>> {
-        if !io::stdin().is_terminal() {
-            return None;
-        }
-        let question = format!("Password for {}: ", label.display());
-        Some(rpassword::prompt_password(question).map(Zeroizing::new))
-    }
 }
 
 #[cfg(test)]
