@@ -19,6 +19,7 @@ use crate::credentials::{self, CredentialsError};
 use crate::driver::{self, DriverConfig, DriverError, Protocol, RunStats, TlsSetup};
 use crate::ether::Bridge;
 use crate::netcfg::{InterfaceSettings, NetcfgError};
+use crate::status::{self, Reporter};
 use crate::tls::{self, TlsError};
 use crate::tun::{OsTun, TunError};
 use netsetup::NetSetup;
@@ -46,6 +47,10 @@ pub enum AppError {
     OpenVpnWithoutTls,
     #[error(transparent)]
     OpenVpnSetup(#[from] openvpn::OpenVpnSetupError),
+    #[error("status socket: {0}")]
+    StatusServer(#[from] status::ServeError),
+    #[error(transparent)]
+    StatusQuery(#[from] status::QueryError),
 }
 
 impl AppError {
@@ -61,6 +66,9 @@ impl AppError {
             AppError::Driver(DriverError::Unreachable { .. }) => exit::UNREACHABLE,
             AppError::Driver(DriverError::System(_)) => exit::SYSTEM,
             AppError::Driver(DriverError::Refused(_)) => exit::RUNTIME,
+            AppError::StatusServer(_) => exit::SYSTEM,
+            AppError::StatusQuery(status::QueryError::PermissionDenied(_)) => exit::SYSTEM,
+            AppError::StatusQuery(_) => exit::RUNTIME,
         }
     }
 }
@@ -73,6 +81,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(path) => match cli.subcommand() {
             Command::Check => check(path),
             Command::Run => run(path),
+            Command::Status { json } => show_status(path, json),
         },
     };
     match result {
@@ -239,7 +248,11 @@ async fn run_tunnel(
     protocol: Protocol,
     tls: Option<TlsSetup>,
 ) -> Result<(), AppError> {
+    // Before anything changes on the system: a second client for this config stops here.
+    let reporter = Reporter::for_config(&config.source);
+    let status_server = status::Server::bind(&status_socket(config), reporter.clone())?;
     let mut tun = OsTun::open(config.tun.name.as_deref())?;
+    reporter.set_tun(tun.name());
     let mut net = NetSetup::new(tun.name().to_owned(), config.tun.mtu, config.ethernet.mac);
     // simpletun: nothing is pushed, the interface is configured now; OpenVPN: on the push.
     if let Some(ip) = &config.ip {
@@ -264,7 +277,10 @@ async fn run_tunnel(
     };
     let shutdown = CancellationToken::new();
     let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
-    let mut stats = RunStats::default();
+    let mut stats = RunStats {
+        reporter: reporter.clone(),
+        ..RunStats::default()
+    };
     let result = driver::run(
         &driver_config,
         &mut tun,
@@ -277,40 +293,32 @@ async fn run_tunnel(
     signals.abort();
     net.undo();
     drop(tun);
-    let ethernet = bridge
-        .as_ref()
-        .map(Bridge::counters)
-        .cloned()
-        .unwrap_or_default();
+    reporter.publish(&stats.link, bridge.as_ref());
     tracing::info!(
         "stopped; network configuration undone; {}",
-        summary(&stats, &ethernet)
+        reporter.summary()
     );
+    drop(status_server);
     Ok(result?)
 }
 
-/// One line of counters for the log: traffic both ways and every non-zero drop reason by name.
-fn summary(stats: &RunStats, eth: &crate::ether::Counters) -> String {
-    let link = &stats.link;
-    let mut line = format!(
-        "connects={} reconnects={} from_server={} frames/{} bytes to_server={} frames/{} bytes \
-         to_tun={} from_tun={} arp_replies_sent={} tun_write_errors={} dropped_while_down={}",
-        stats.connects,
-        stats.reconnects,
-        link.records_in,
-        link.bytes_in,
-        link.records_out,
-        link.bytes_out,
-        eth.packets_to_tun,
-        eth.packets_from_tun,
-        eth.arp_replies_sent,
-        link.tun_write_errors,
-        link.dropped_link_down,
-    );
-    for (reason, n) in eth.drops().filter(|&(_, n)| n > 0) {
-        line.push_str(&format!(" drop_{reason}={n}"));
+/// Where the running client serves its status.
+fn status_socket(config: &Config) -> std::path::PathBuf {
+    status::default_socket(&config.source)
+}
+
+/// `tapclient status`: the running client's state and counters, as text or JSON.
+fn show_status(path: &Path, json: bool) -> Result<(), AppError> {
+    let config = config::load(path)?;
+    let socket = status_socket(&config);
+    let label = path.display().to_string();
+    let (document, report) = status::query(&socket, &label, std::time::Duration::from_secs(5))?;
+    if json {
+        print!("{document}");
+    } else {
+        print!("{}", report.to_text());
     }
-    line
+    Ok(())
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM.

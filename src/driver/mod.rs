@@ -68,12 +68,14 @@ pub enum DriverError {
     System(String),
 }
 
-/// Counters of the whole run, across connections.
+/// Counters of the whole run, across connections, and the reporter that publishes them (and
+/// the state) for the log and `tapclient status`.
 #[derive(Debug, Clone, Default)]
 pub struct RunStats {
     pub link: LinkCounters,
     pub connects: u64,
     pub reconnects: u64,
+    pub reporter: crate::status::Reporter,
 }
 
 /// Runs the tunnel until `shutdown` is cancelled (→ `Ok`) or a failure retrying cannot fix.
@@ -90,7 +92,7 @@ pub async fn run<T: PacketDevice>(
     let mut backoff = Backoff::new(&config.reconnect);
     let mut failed_first_attempts = 0u32;
     loop {
-        tracing::info!(remote = %config.remote, "connecting");
+        stats.reporter.connecting(&config.remote.to_string(), 0, 1);
         let connecting =
             transport::connect(&config.remote, config.tls.as_ref(), config.connect_timeout);
         let result = tokio::select! {
@@ -106,6 +108,8 @@ pub async fn run<T: PacketDevice>(
                 log_connected(config, &stream);
                 let tcp_fd = Some(transport::tcp_fd(&stream));
                 let server = transport::peer_ip(&stream);
+                let reporter = &stats.reporter;
+                reporter.connected(server, stats.connects, stats.reconnects);
                 let link = match &config.protocol {
                     Protocol::Simpletun => Link::Simpletun,
                     Protocol::OpenVpn { settings, .. } => {
@@ -129,6 +133,7 @@ pub async fn run<T: PacketDevice>(
                         },
                         server,
                         warned_incompatible: false,
+                        reporter,
                     },
                     buffers: &mut buffers,
                     tls: config.tls.as_ref(),
@@ -179,9 +184,10 @@ pub async fn run<T: PacketDevice>(
                 });
             }
         }
-        tracing::warn!("{why}");
         let delay = backoff.next_delay();
-        tracing::info!("reconnecting in {:.1} s", delay.as_secs_f32());
+        stats
+            .reporter
+            .reconnecting(&why, delay, &stats.link, bridge.as_ref());
         if wait_disconnected(delay, tun, &mut buffers, &mut stats.link, shutdown).await {
             return Ok(());
         }
