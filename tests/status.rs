@@ -7,18 +7,15 @@ mod common;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener as StdListener, UnixStream as StdStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::client::{exchange, fast_reconnect, stop, Client, CLIENT_MAC};
+use common::client::{exchange, fast_reconnect, start_client, stop, CLIENT_MAC};
 use common::lan_peer;
-use tapclient::config::Remote;
-use tapclient::driver::{self, Configure, DriverConfig, LinkCounters, Protocol, RunStats};
+use tapclient::driver::LinkCounters;
 use tapclient::ether::{Bridge, BridgeConfig};
 use tapclient::status::{self, QueryError, Report, Reporter, ServeError, Server, State};
-use tapclient::tun::memory::MemoryTun;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -205,7 +202,7 @@ async fn readers_that_never_read_block_neither_publishing_nor_other_readers_for_
     // A report larger than a socket buffer, so writing it to a reader that never reads blocks.
     let long_reason = "x".repeat(600 * 1024);
     let link = LinkCounters::default();
-    reporter.reconnecting(&long_reason, Duration::from_secs(1), &link, None);
+    reporter.reconnecting(&long_reason, Some(Duration::from_secs(1)), &link, None);
     let _server = Server::bind(&path, reporter.clone()).unwrap();
     let q = path.clone();
     let idle: Vec<StdStream> = tokio::task::spawn_blocking(move || {
@@ -271,64 +268,6 @@ async fn a_reader_gets_one_report_and_the_connection_is_closed() {
     serde_json::from_str::<Report>(&text).unwrap();
 }
 
-/// simpletun servers push nothing.
-struct NoPush;
-
-impl Configure for NoPush {
-    fn pushed(
-        &mut self,
-        _: &tapclient::openvpn::push::PushedConfig,
-        _: Option<std::net::IpAddr>,
-    ) -> Result<BridgeConfig, String> {
-        Err("a simpletun server pushes nothing".into())
-    }
-}
-
-fn start_client(port: u16, reporter: Reporter) -> Client {
-    let config = DriverConfig {
-        protocol: Protocol::Simpletun,
-        remote: Remote {
-            host: "127.0.0.1".into(),
-            port,
-        },
-        tls: None,
-        connect_timeout: TIMEOUT,
-        max_record: 2000,
-        mtu: 1500,
-        reconnect: fast_reconnect(),
-    };
-    let (mut tun, handle) = MemoryTun::pair(256);
-    let mut bridge = Some(Bridge::new(BridgeConfig {
-        mac: CLIENT_MAC,
-        address: "10.98.0.2/24".parse().unwrap(),
-        gateway: Some("10.98.0.1".parse().unwrap()),
-        routes: vec![],
-    }));
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let task = tokio::spawn(async move {
-        let mut stats = RunStats {
-            reporter,
-            ..RunStats::default()
-        };
-        let mut no_push = NoPush;
-        let run = driver::run(
-            &config,
-            &mut tun,
-            &mut bridge,
-            &mut no_push,
-            &token,
-            &mut stats,
-        );
-        (run.await, stats)
-    });
-    Client {
-        tun: handle,
-        shutdown,
-        task,
-    }
-}
-
 /// Waits until `check` accepts the published snapshot (the driver publishes counters at most
 /// once a second).
 async fn eventually(reporter: &Reporter, what: &str, check: impl Fn(&Report) -> bool) -> Report {
@@ -355,8 +294,8 @@ async fn the_driver_publishes_states_counters_and_reconnects() {
         let (second, _) = listener.accept().await.unwrap();
         lan_peer::serve(second, 1).await.unwrap();
     });
-    let reporter = Reporter::new();
-    let mut client = start_client(port, reporter.clone());
+    let mut client = start_client(port, None, fast_reconnect());
+    let reporter = client.reporter.clone();
     let up = eventually(&reporter, "up", |r| r.state == State::Up).await;
     assert_eq!((up.connects, up.reconnects), (1, 0));
     assert_eq!(
@@ -395,10 +334,63 @@ async fn the_driver_publishes_states_counters_and_reconnects() {
     server.await.unwrap();
 }
 
-#[test]
-fn the_default_socket_is_named_after_the_config() {
-    assert_eq!(
-        status::default_socket(Path::new("/etc/tapclient/office.toml")),
-        PathBuf::from("/run/tapclient/office.sock")
+/// A config whose status socket is `office.sock` beside it.
+fn write_config(dir: &Path) -> std::path::PathBuf {
+    let config = dir.join("office.toml");
+    let text = "[server]\nprotocol = \"simpletun\"\nremote = \"127.0.0.1:9\"\n\n\
+                [ip]\naddress = \"10.98.0.2/24\"\n\n[status]\nsocket = \"office.sock\"\n";
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// `tapclient ARGS...` (run off the runtime thread, so the test's server keeps serving).
+async fn tapclient(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let args: Vec<_> = args.iter().map(|a| a.to_os_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tapclient"))
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn tapclient_status_prints_text_or_json_and_exits_1_when_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let status = std::ffi::OsStr::new("status");
+    let flag = std::ffi::OsStr::new("--config");
+    let out = tapclient(&[status, flag, config.as_os_str()]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let socket = dir.path().join("office.sock");
+    let want = format!(
+        "no tapclient is running for {} (no socket at {})",
+        config.display(),
+        socket.display()
     );
+    assert!(stderr.contains(&want), "{stderr}");
+
+    let _server = Server::bind(&socket, published()).unwrap();
+    let out = tapclient(&[status, flag, config.as_os_str()]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("tapclient:"), "{stdout}");
+    assert!(
+        stdout.contains("\nstate:") && stdout.contains("up for"),
+        "{stdout}"
+    );
+
+    let json = std::ffi::OsStr::new("--json");
+    let out = tapclient(&[status, flag, config.as_os_str(), json]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let report: Report = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report.state, report.connects), (State::Up, 3));
 }

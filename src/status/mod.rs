@@ -34,17 +34,6 @@ pub use server::{ServeError, Server, MAX_CONNECTIONS, WRITE_TIMEOUT};
 /// Counters are published at most this often.
 pub const PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The folder of the default status sockets.
-pub const SOCKET_FOLDER: &str = "/run/tapclient";
-
-/// The default status socket of the client run with `config`: `/run/tapclient/<stem>.sock`.
-pub fn default_socket(config: &Path) -> PathBuf {
-    let stem = config.file_stem().unwrap_or(config.as_os_str());
-    let mut name = stem.to_os_string();
-    name.push(".sock");
-    Path::new(SOCKET_FOLDER).join(name)
-}
-
 /// Where the client is in its life cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -349,13 +338,13 @@ impl Reporter {
         });
     }
 
-    /// The link is lost (or an attempt failed) for `why`; the next attempt is in `delay`.
-    /// Publishes the counters; losing a tunnel that was up is logged at warn with a counter
-    /// summary, a failed attempt at info.
+    /// The link is lost (or an attempt failed) for `why`; the next attempt is in `delay`
+    /// (`None`: at once). Publishes the counters; losing a tunnel that was up is logged at warn
+    /// with a counter summary, a failed attempt at info.
     pub fn reconnecting(
         &self,
         why: &str,
-        delay: Duration,
+        delay: Option<Duration>,
         link: &LinkCounters,
         bridge: Option<&Bridge>,
     ) {
@@ -370,13 +359,16 @@ impl Reporter {
             (old, was_up.then(|| Report::new(&snap, &now).summary_line()))
         };
         let old = old.unwrap_or(State::Reconnecting);
-        let secs = delay.as_secs_f32();
+        let when = match delay {
+            Some(delay) => format!("in {:.1} s", delay.as_secs_f32()),
+            None => "at once".to_owned(),
+        };
         match summary {
             Some(summary) => {
-                tracing::warn!("state {old} -> reconnecting in {secs:.1} s: {why}");
+                tracing::warn!("state {old} -> reconnecting {when}: {why}");
                 tracing::info!("counters: {summary}");
             }
-            None => tracing::info!("state {old} -> reconnecting in {secs:.1} s: {why}"),
+            None => tracing::info!("state {old} -> reconnecting {when}: {why}"),
         }
     }
 
@@ -462,7 +454,7 @@ mod tests {
             bytes_in: 4096,
             ..LinkCounters::default()
         };
-        r.reconnecting("server closed", Duration::from_secs(2), &link, None);
+        r.reconnecting("server closed", Some(Duration::from_secs(2)), &link, None);
         let snap = r.snapshot();
         assert_eq!(snap.state, State::Reconnecting);
         assert_eq!(snap.state_reason.as_deref(), Some("server closed"));
