@@ -425,7 +425,8 @@ impl Endpoint<'_> {
             }
             Event::Rekeyed { key_id } => {
                 let cipher = self.current_key().map_or("?", |(_, c)| c.name());
-                tracing::info!(key_id, cipher, "data channel rekeyed");
+                // The engine logs the renegotiation at info already.
+                tracing::debug!(key_id, cipher, "data channel rekeyed");
                 self.reporter.rekeyed(key_id, cipher);
                 Ok(())
             }

@@ -2,8 +2,9 @@
 //!
 //! - [`Reporter`]: a cheap clonable handle the driver updates on every state change and, for
 //!   counters, at most once a second ([`Throttle`]) — never per packet. It logs each state
-//!   transition once, at info (a lost tunnel at warn, with the reason), and a one-line counter
-//!   summary when a tunnel that was up is lost.
+//!   transition once: at info, except entering `reconnecting`, which is at warn with the reason
+//!   (a lost link or a failed attempt); losing a tunnel that was up adds a one-line counter
+//!   summary at info.
 //! - [`Report`]: one rendering of a [`Snapshot`] at a moment — JSON on the socket, aligned
 //!   `key: value` text for `tapclient status`, and the summary line of the log. The one place
 //!   that names counters for humans.
@@ -339,8 +340,8 @@ impl Reporter {
     }
 
     /// The link is lost (or an attempt failed) for `why`; the next attempt is in `delay`
-    /// (`None`: at once). Publishes the counters; losing a tunnel that was up is logged at warn
-    /// with a counter summary, a failed attempt at info.
+    /// (`None`: at once). Publishes the counters. Logged at warn (the reason is a problem the
+    /// user may have to act on); losing a tunnel that was up adds the counter summary at info.
     pub fn reconnecting(
         &self,
         why: &str,
@@ -363,12 +364,9 @@ impl Reporter {
             Some(delay) => format!("in {:.1} s", delay.as_secs_f32()),
             None => "at once".to_owned(),
         };
-        match summary {
-            Some(summary) => {
-                tracing::warn!("state {old} -> reconnecting {when}: {why}");
-                tracing::info!("counters: {summary}");
-            }
-            None => tracing::info!("state {old} -> reconnecting {when}: {why}"),
+        tracing::warn!("state {old} -> reconnecting {when}: {why}");
+        if let Some(summary) = summary {
+            tracing::info!("counters: {summary}");
         }
     }
 

@@ -155,8 +155,9 @@ impl Report {
 
     /// The JSON document (pretty-printed, one trailing newline).
     pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self)
-            .unwrap_or_else(|e| format!("{{\"error\": \"cannot render the status: {e}\"}}"));
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_else(|e| {
+            serde_json::json!({ "error": format!("cannot render the status: {e}") }).to_string()
+        });
         text.push('\n');
         text
     }
