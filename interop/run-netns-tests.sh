@@ -241,7 +241,8 @@ status_expect() {
 }
 
 # tapclient status: state and counters from the running client over its owner-only socket, before
-# and after a server restart; another user is refused (exit 5); nothing running (exit 1).
+# and after a server restart; another user is refused (exit 5); a second client with the same
+# config stops at once (exit 5); nothing running (exit 1).
 scenario_status() {
     scen_need_client
     command -v setpriv >/dev/null || scen_fail "setpriv (util-linux) is missing"
@@ -289,13 +290,19 @@ scenario_status() {
         scen_fail "user nobody cannot run $TAPCLIENT (run the lab from a checkout others can read): $out"
     out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$TAPCLIENT" status --config "$STATUS_CONFIG" 2>&1) || rc=$?
     [[ $rc == 5 && $out == *"permission denied"* ]] || scen_fail "as user nobody: exit $rc (expected 5, permission denied): $out"
+    rc=0
+    out=$(timeout 10 ip netns exec "$CLI_NS" "$TAPCLIENT" --config "$STATUS_CONFIG" 2>&1) || rc=$?
+    [[ $rc == 5 && $out == *"already running"* ]] ||
+        scen_fail "a second tapclient with the same config: exit $rc (expected 5, already running): $out"
+    { lab_alive "$CLIENT_PID" && scen_client_dev_exists; } || scen_fail "the second tapclient disturbed the first"
+    lab_ping_n "$CLI_NS" "$SRV_TAP_IP" 1 >/dev/null || scen_fail "no ping after the second tapclient was refused"
 
     stop_client
     [[ ! -e $pub/status.sock ]] || scen_fail "status socket left behind after tapclient exited"
     rc=0
     out=$("$TAPCLIENT" status --config "$STATUS_CONFIG" 2>&1) || rc=$?
     [[ $rc == 1 && $out == *"no tapclient is running for"* ]] || scen_fail "after exit: status gave exit $rc: $out"
-    scen_pass "socket 0600 in a 0755 folder; up: bytes_in/packets_to_tun $before; after restart reconnects=1; nobody -> exit 5; stopped -> socket removed, exit 1"
+    scen_pass "socket 0600 in a 0755 folder; up: bytes_in/packets_to_tun $before; after restart reconnects=1; nobody -> exit 5; second client -> exit 5; stopped -> socket removed, exit 1"
 }
 
 # ------------------------------------------------------------------ main
