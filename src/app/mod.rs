@@ -203,6 +203,7 @@ fn check(path: &Path) -> Result<(), AppError> {
             openvpn.ciphers.join(":")
         );
     }
+    println!("status: {}", config.status_socket.display());
     println!("ok");
     Ok(())
 }

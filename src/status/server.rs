@@ -34,10 +34,10 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 pub enum ServeError {
     #[error(
         "another tapclient is already running with this config: its status socket {0} answers \
-         (stop it first, or give this one another status_socket)"
+         (stop it first, or give this one another [status] socket)"
     )]
     AlreadyRunning(PathBuf),
-    #[error("{0} exists and is not a socket: remove it, or choose another status_socket")]
+    #[error("{0} exists and is not a socket: remove it, or choose another [status] socket")]
     NotASocket(PathBuf),
     #[error("cannot {action} {path}: {source}")]
     Io {
