@@ -74,6 +74,11 @@ pub fn settings(
             .map_err(|e| OpenVpnSetupError::PeerInfo(e.to_string()))?,
         ciphers,
         hand_window: openvpn.hand_window,
+        user_pass: None,
+        reneg_interval: None,
+        ping: None,
+        ping_restart: None,
+        compression: None,
     })
 }
 
