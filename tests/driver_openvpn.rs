@@ -8,11 +8,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::client::{CLIENT_MAC, WAIT};
+use common::client::{local, CLIENT_MAC, WAIT};
 use common::ovpn_net::{client_settings, server_config};
 use common::ovpn_server::{Server, ServerConfig, ServerWrap, EKM_PUSH};
-use tapclient::config::{PasswordSource, ReconnectConfig, Remote, TlsConfig};
-use tapclient::driver::{self, Configure, DriverConfig, Protocol, RunStats};
+use tapclient::config::{PasswordSource, ReconnectConfig, TlsConfig};
+use tapclient::driver::{self, Configure, Controls, DriverConfig, Protocol, Reload, RunStats};
 use tapclient::ether::{Bridge, BridgeConfig};
 use tapclient::openvpn::push::{PushedConfig, RouteGateway};
 use tapclient::tun::memory::MemoryTun;
@@ -43,6 +43,15 @@ impl Configure for FromPush {
             },
             routes: vec![],
         })
+    }
+}
+
+/// Credentials never change here.
+struct NoReload;
+
+impl Reload for NoReload {
+    fn reload(&mut self, _: &mut DriverConfig) -> Result<(), String> {
+        Ok(())
     }
 }
 
@@ -103,7 +112,7 @@ async fn connect_and_shut_down(push: &str) -> (Server, Duration) {
     cfg.push = push.to_owned();
     let (up_tx, up_rx) = oneshot::channel();
     let server = tokio::spawn(serve(listener, cfg, up_tx));
-    let config = DriverConfig {
+    let mut config = DriverConfig {
         protocol: Protocol::OpenVpn {
             settings: client_settings(&ServerWrap::None),
             tls_files: TlsConfig {
@@ -113,10 +122,7 @@ async fn connect_and_shut_down(push: &str) -> (Server, Duration) {
                 verify_name: None,
             },
         },
-        remote: Remote {
-            host: "127.0.0.1".into(),
-            port,
-        },
+        remotes: vec![local(port)],
         tls: None,
         connect_timeout: WAIT,
         max_record: 2000,
@@ -133,12 +139,18 @@ async fn connect_and_shut_down(push: &str) -> (Server, Duration) {
         let (mut tun, _handle) = MemoryTun::pair(16);
         let mut bridge: Option<Bridge> = None;
         let mut stats = RunStats::default();
+        let (reconnect, mut reload) = (tokio::sync::Notify::new(), NoReload);
+        let controls = Controls {
+            shutdown: &token,
+            reconnect: &reconnect,
+            reload: &mut reload,
+        };
         let result = driver::run(
-            &config,
+            &mut config,
             &mut tun,
             &mut bridge,
             &mut FromPush,
-            &token,
+            controls,
             &mut stats,
         )
         .await;
