@@ -18,14 +18,15 @@
 //! both ways → `PUSH_REQUEST` (repeated every 5 s) → `PUSH_REPLY` → data keys (EKM when the
 //! server says `tls-ekm`, else the legacy PRF) → [`Event::Established`]. A server
 //! `SOFT_RESET_V1` for the next key_id starts a renegotiation (§10), and so do we once the key
-//! is `reneg-sec` old ([`rekey`]): a new key state runs a full TLS handshake and key exchange
-//! (with the credentials again, or the pushed auth-token, [`auth`]) while data keeps flowing on
+//! is `reneg-sec` old (`rekey.rs`): a new key state runs a full TLS handshake and key exchange
+//! (with the credentials again, or the pushed auth-token, `auth.rs`) while data keeps flowing on
 //! the old key, which then stays valid as the lame duck. On shutdown, [`Client::queue_exit`]
-//! says goodbye when the server negotiated `cc-exit` ([`messages`]).
+//! says goodbye when the server negotiated `cc-exit` (`messages.rs`).
 //!
 //! Where it stands: [`Client::phase`], [`Client::key_age`], [`Client::renegotiations`].
 
 mod auth;
+mod failure;
 mod key_state;
 mod messages;
 mod rekey;
@@ -200,7 +201,7 @@ impl Client {
         let rng = ring::rand::SystemRandom::new();
         let mut sid = [0u8; 8];
         while sid == [0; 8] {
-            ring::rand::SecureRandom::fill(&rng, &mut sid).map_err(|_| rng_error())?;
+            ring::rand::SecureRandom::fill(&rng, &mut sid).map_err(|_| failure::rng_error())?;
         }
         let source = KeySource::generate(&rng)?;
         let key = KeyState::new(
@@ -544,38 +545,6 @@ impl Client {
         Some(n)
     }
 
-    /// Why a connection that ends now probably failed, judged by how far the handshake got.
-    /// Over TCP a stock server reports nothing to the client: it logs the problem and hangs up.
-    /// `None` once established (a loss then is just a loss).
-    pub fn handshake_failure(&self) -> Option<&'static str> {
-        if self.data.is_some() {
-            return None;
-        }
-        Some(if !self.server_heard {
-            "the server hung up without answering our first packet: with tls-auth or tls-crypt, \
-             check that the key file and key_direction match the server's; otherwise check that \
-             this is an OpenVPN server over TCP"
-        } else {
-            match self.key.stage {
-                // A server that requires auth-user-pass drops a login without one right after
-                // reading our key-method-2 message ("Auth Username/Password was not provided").
-                Stage::AwaitKeyExchange if self.settings.user_pass.is_none() => {
-                    "the server hung up during the TLS handshake or key exchange: it rejected our \
-                     client certificate (is it issued by a CA the server trusts, and still \
-                     valid?) or it requires a username and password (auth_user_pass)"
-                }
-                Stage::AwaitReset | Stage::Handshake | Stage::AwaitKeyExchange => {
-                    "the server hung up during the TLS handshake: it most likely rejected our \
-                     client certificate (is it issued by a CA the server trusts, and still valid?)"
-                }
-                Stage::KeysExchanged => {
-                    "the server hung up after the key exchange, before sending its configuration: \
-                     it refused the session (its log says why)"
-                }
-            }
-        })
-    }
-
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -636,46 +605,4 @@ impl Client {
         }
         self.renegotiate_if_due(now);
     }
-
-    fn fail_key_state(&mut self, e: KeyStateError) {
-        match &e {
-            KeyStateError::Tls(tls) => {
-                let authentication = matches!(
-                    tls,
-                    rustls::Error::InvalidCertificate(_) | rustls::Error::AlertReceived(_)
-                );
-                self.fatal_tls(authentication, tls.clone());
-            }
-            _ => self.restart(&e.to_string()),
-        }
-    }
-
-    fn fatal_tls(&mut self, authentication: bool, e: rustls::Error) {
-        self.events.push_back(Event::Fatal {
-            authentication,
-            reason: format!("TLS: {e}"),
-            tls: Some(e),
-        });
-        self.done = true;
-    }
-
-    fn fatal(&mut self, authentication: bool, reason: String) {
-        self.events.push_back(Event::Fatal {
-            authentication,
-            reason,
-            tls: None,
-        });
-        self.done = true;
-    }
-
-    fn restart(&mut self, reason: &str) {
-        self.events.push_back(Event::Restart(reason.to_owned()));
-        self.done = true;
-    }
-}
-
-fn rng_error() -> KeyStateError {
-    KeyStateError::Io(std::io::Error::other(
-        "the system random number generator failed",
-    ))
 }
