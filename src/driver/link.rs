@@ -18,8 +18,9 @@ use bytes::{BufMut, BytesMut};
 use super::session::{LinkCounters, LinkLoss, SessionEnd};
 use crate::ether::{Bridge, BridgeConfig, FrameSink};
 use crate::framing::{self, Deframer};
-use crate::openvpn::client::{Client, Event};
+use crate::openvpn::client::{Client, Event, Stage};
 use crate::openvpn::push::PushedConfig;
+use crate::status::State;
 use crate::tun::PacketDevice;
 
 /// Smallest frame we send: an Ethernet header (simpletun cannot take less).
@@ -54,6 +55,8 @@ pub struct Endpoint<'a> {
     pub server: Option<IpAddr>,
     /// Whether the user was told that the server sends something we cannot read.
     pub warned_incompatible: bool,
+    /// Where state changes and counters are published.
+    pub reporter: &'a crate::status::Reporter,
 }
 
 /// What every sink writes through: counters, a reused scratch buffer, the record limit.
@@ -211,7 +214,8 @@ fn report_dropped(e: &crate::openvpn::client::PacketError, warned: &mut bool) {
                 tracing::warn!("dropping packets from the server: {data}");
             }
         }
-        _ => tracing::debug!("dropped a packet from the server: {e}"),
+        // Per packet, and counted: trace only.
+        _ => tracing::trace!("dropped a packet from the server: {e}"),
     }
 }
 
@@ -242,6 +246,7 @@ impl Endpoint<'_> {
             Link::Simpletun => {
                 self.io.counters.established += 1;
                 self.with_sink(now, out, |bridge, sink| bridge.link_up(now, sink));
+                self.reporter.up(None);
                 Ok(())
             }
             Link::OpenVpn(_) => self.after_openvpn_input(now, out),
@@ -337,6 +342,12 @@ impl Endpoint<'_> {
         }
     }
 
+    /// Publishes the counters (see [`crate::status::Throttle`] for how often).
+    pub fn publish_status(&self) {
+        self.reporter
+            .publish(self.io.counters, self.bridge.as_ref());
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         let bridge = self.bridge.as_ref().and_then(Bridge::poll_timeout);
         let link = match &self.link {
@@ -392,10 +403,23 @@ impl Endpoint<'_> {
         }) {
             io.counters.records_out += 1;
         }
+        if !client.is_established() {
+            self.reporter.handshake(match client.handshake_stage() {
+                Stage::AwaitReset | Stage::Handshake => State::Tls,
+                Stage::AwaitKeyExchange | Stage::KeysExchanged => State::Authenticating,
+            });
+        }
         while let Some(event) = self.next_event() {
             self.handle_event(event, now, out)?;
         }
         Ok(())
+    }
+
+    fn current_key(&self) -> Option<(u8, crate::openvpn::data::DataCipher)> {
+        match &self.link {
+            Link::OpenVpn(client) => client.current_key(),
+            Link::Simpletun => None,
+        }
     }
 
     fn next_event(&mut self) -> Option<Event> {
@@ -422,19 +446,15 @@ impl Endpoint<'_> {
                     *self.bridge = Some(Bridge::new(config));
                 }
                 self.with_sink(now, out, |bridge, sink| bridge.link_up(now, sink));
-                if let Link::OpenVpn(client) = &self.link {
-                    if let Some((key_id, cipher)) = client.current_key() {
-                        tracing::info!(key_id, cipher = cipher.name(), "tunnel established");
-                    }
-                }
+                self.reporter
+                    .up(self.current_key().map(|(id, c)| (id, c.name())));
                 Ok(())
             }
             Event::Rekeyed { key_id } => {
-                let count = match &self.link {
-                    Link::OpenVpn(client) => client.renegotiations(),
-                    Link::Simpletun => 0,
-                };
-                tracing::info!(key_id, renegotiations = count, "data channel rekeyed");
+                let cipher = self.current_key().map_or("?", |(_, c)| c.name());
+                // The engine logs the renegotiation at info already.
+                tracing::debug!(key_id, cipher, "data channel rekeyed");
+                self.reporter.rekeyed(key_id, cipher);
                 Ok(())
             }
             Event::Restart(reason) => Err(SessionEnd::Lost(LinkLoss::Server(reason))),

@@ -177,8 +177,10 @@ async fn pump<T: PacketDevice, S: AsyncRead + AsyncWrite>(
     if let Err(end) = endpoint.start(Instant::now(), wbuf) {
         return end;
     }
+    let mut publish = crate::status::Throttle::new(Instant::now());
     loop {
         let deadline = endpoint.poll_timeout().map(tokio::time::Instant::from_std);
+        let publish_at = publish.deadline().map(tokio::time::Instant::from_std);
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
             rbuf.reserve(READ_CHUNK);
         }
@@ -222,6 +224,10 @@ async fn pump<T: PacketDevice, S: AsyncRead + AsyncWrite>(
                     return end;
                 }
             }
+            () = sleep_until(publish_at), if publish_at.is_some() => {}
+        }
+        if publish.after_event(Instant::now()) {
+            endpoint.publish_status();
         }
     }
 }

@@ -274,6 +274,11 @@ impl Client {
         self.pushed.as_ref()
     }
 
+    /// How far the handshake of the key state in progress got (for status reports).
+    pub fn handshake_stage(&self) -> Stage {
+        self.key.stage
+    }
+
     /// The data channel's current key and cipher, for logs.
     pub fn current_key(&self) -> Option<(u8, DataCipher)> {
         self.data.as_ref().and_then(DataChannel::current_key)
