@@ -68,6 +68,23 @@ pub struct LinkIo<'a> {
 }
 
 impl LinkIo<'_> {
+    /// Every control packet the OpenVPN engine has queued, as records in `out`.
+    fn flush_control(&mut self, client: &mut Client, now: Instant, out: &mut BytesMut) {
+        loop {
+            self.scratch.clear();
+            if !client.poll_transmit(now, self.scratch) {
+                break;
+            }
+            let packet = &self.scratch[..];
+            if write_record(out, packet.len(), self.max_record, |buf| {
+                buf.copy_from_slice(packet);
+                Some(packet.len())
+            }) {
+                self.counters.records_out += 1;
+            }
+        }
+    }
+
     fn record_sink<'s>(&'s mut self, out: &'s mut BytesMut) -> RecordSink<'s> {
         RecordSink {
             out,
@@ -351,6 +368,28 @@ impl Endpoint<'_> {
         }
     }
 
+    /// Queues a goodbye for the server where the protocol has one: OpenVPN's `EXIT` when the
+    /// server negotiated `cc-exit` (§7.3). True when it is in `out` and its acknowledgement is
+    /// worth waiting for ([`Endpoint::exit_acknowledged`]); false: just close.
+    pub fn queue_exit(&mut self, now: Instant, out: &mut BytesMut) -> bool {
+        let Link::OpenVpn(client) = &mut self.link else {
+            return false;
+        };
+        if !client.queue_exit() {
+            return false;
+        }
+        self.io.flush_control(client, now, out);
+        true
+    }
+
+    /// True once the server acknowledged the goodbye of [`Endpoint::queue_exit`].
+    pub fn exit_acknowledged(&self) -> bool {
+        match &self.link {
+            Link::OpenVpn(client) => client.exit_acknowledged(),
+            Link::Simpletun => false,
+        }
+    }
+
     /// Sends what the OpenVPN engine has queued (control packets, a keepalive ping) and acts on
     /// its events.
     fn after_openvpn_input(&mut self, now: Instant, out: &mut BytesMut) -> Result<(), SessionEnd> {
@@ -358,19 +397,7 @@ impl Endpoint<'_> {
             return Ok(());
         };
         let io = &mut self.io;
-        loop {
-            io.scratch.clear();
-            if !client.poll_transmit(now, io.scratch) {
-                break;
-            }
-            let packet = &io.scratch[..];
-            if write_record(out, packet.len(), io.max_record, |buf| {
-                buf.copy_from_slice(packet);
-                Some(packet.len())
-            }) {
-                io.counters.records_out += 1;
-            }
-        }
+        io.flush_control(client, now, out);
         if write_record(out, OPENVPN_OVERHEAD, io.max_record, |buf| {
             client.poll_ping(now, buf)
         }) {
