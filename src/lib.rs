@@ -28,6 +28,7 @@ pub mod framing;
 pub mod fuzzing;
 pub mod netcfg;
 pub mod openvpn;
+pub mod status;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod tls;
