@@ -535,14 +535,15 @@ scenario_sigterm() {
     ! scen_client_dev_exists || scen_fail "$CLIENT_TUN still exists after exit"
     ! ip -n "$CLI_NS" -4 route show "$OVPN_ROUTE_CIDR" | grep -q . || scen_fail "route $OVPN_ROUTE_CIDR left behind"
     ! ip -n "$CLI_NS" -4 addr | grep -qF "$OVPN_CLI_IP/" || scen_fail "$OVPN_CLI_IP left behind"
-    lab_wait_until 5 eval "tail -n +$from '$(server_log)' | grep -qE 'remote-exit|client-instance exiting|Connection reset|connection-reset|EOF'" ||
-        scen_fail "the server logged nothing about the client leaving within 5 s"
-    left=$(tail -n "+$from" "$(server_log)" | grep -m1 -E 'remote-exit|client-instance exiting|Connection reset|connection-reset|EOF' | ovpn_strip_prefix | cut -c1-100)
-    if tail -n "+$from" "$(server_log)" | grep -q 'remote-exit'; then
-        left="told the server (EXIT): '$left'"
-    else
-        left="connection closed without EXIT: '$left'"
+    # With cc-exit negotiated tapclient says EXIT first ("CC-EEN exit message received by
+    # peer"); without it, the closed connection is all the server sees.
+    local pattern='Connection reset|client-instance exiting' how="connection closed"
+    if [[ $(ovpn_push_reply "$(server_log)") == *"protocol-flags"*"cc-exit"* ]]; then
+        pattern='exit message received by peer' how="told the server (cc-exit negotiated)"
     fi
+    lab_wait_until 5 eval "tail -n +$from '$(server_log)' | grep -qE '$pattern'" ||
+        scen_fail "the server did not log /$pattern/ within 5 s of SIGTERM: $(tail -n "+$from" "$(server_log)" | ovpn_strip_prefix | head -n 3 | tr '\n' '|')"
+    left="$how: '$(tail -n "+$from" "$(server_log)" | grep -m1 -E "$pattern" | ovpn_strip_prefix | cut -c1-80)'"
     scen_pass "exit 0 ${dt} ms after SIGTERM; $CLIENT_TUN, $OVPN_CLI_IP and route $OVPN_ROUTE_CIDR gone; $left"
 }
 
