@@ -573,6 +573,9 @@ both_ways() {
     done
 }
 
+# tx_dropped NS DEV — packets the kernel dropped on DEV's transmit queue (toward its reader).
+tx_dropped() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/tx_dropped" 2>/dev/null || echo '?'; }
+
 # SOAK_SECONDS of checksummed transfers both ways and a ping; tapclient's RSS sampled.
 scenario_soak() {
     fault_up "" ""
@@ -591,8 +594,10 @@ scenario_soak() {
         port=$((port + 2))
         lab_alive "$CLIENT_PID" || scen_fail "tapclient exited during the soak: $(last_error_line)"
     done
-    local secs=$((($(lab_now_ms) - t0) / 1000))
+    local secs=$((($(lab_now_ms) - t0) / 1000)) drops
     fault_ping_stop
+    # Where a lost ping went: the kernel queues into tapclient (tc0) and into the server (tap0).
+    drops="queue drops: $CLIENT_TUN tx $(tx_dropped "$CLI_NS" "$CLIENT_TUN"), server $OVPN_SRV_TAP tx $(tx_dropped "$SRV_NS" "$OVPN_SRV_TAP")"
     fault_ping_report "$PING_LOG"
     fault_rss_report $((t0 + warm * 1000))
     ((RSS_N >= 3)) || scen_fail "only $RSS_N RSS samples after the warm-up (run longer: SOAK_SECONDS)"
@@ -600,7 +605,7 @@ scenario_soak() {
     ((RSS_GROWTH <= SOAK_RSS_GROWTH_KB)) || scen_fail "RSS grew by $RSS_GROWTH kB after the warm-up (limit $SOAK_RSS_GROWTH_KB): $rss"
     ((P_GAP_MS < 5000)) || scen_fail "the ping went unanswered for $P_GAP_MS ms during the soak ($PING_NOTE)"
     stop_client
-    scen_pass "${secs} s: $n x ${XFER_MB} MiB each way at once, every sha256 ok ($((n * XFER_MB * 2)) MiB); $rss; $PING_NOTE"
+    scen_pass "${secs} s: $n x ${XFER_MB} MiB each way at once, every sha256 ok ($((n * XFER_MB * 2)) MiB); $rss; $PING_NOTE ($drops)"
 }
 
 # ------------------------------------------------------------------ main
