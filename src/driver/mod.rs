@@ -203,8 +203,9 @@ pub async fn run<T: PacketDevice>(
                     }
                     SessionEnd::Lost(loss) => {
                         let rejected = matches!(loss, LinkLoss::Handshake(_));
+                        let onwards = matches!(loss, LinkLoss::NextServer(_));
                         let why = format!("link to {remote} lost: {loss}");
-                        if stats.link.established == 0 || rejected {
+                        if stats.link.established == 0 || rejected || onwards {
                             Attempt::Failed { why, rejected }
                         } else {
                             Attempt::Lost {

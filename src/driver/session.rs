@@ -65,6 +65,9 @@ pub enum LinkLoss {
     Io(#[from] io::Error),
     #[error("{0}")]
     Server(String),
+    /// The server sent us to the next server of the list (`RESTART` with `N`).
+    #[error("{0}")]
+    NextServer(String),
     /// An OpenVPN connection that ended before the tunnel was up, with a guess at why.
     #[error("{0}")]
     Handshake(String),
