@@ -1,0 +1,3 @@
+//! Unit tests of base64, the PKCS#8 wrapping and PKCS#12 building.
+
+use super::*;
