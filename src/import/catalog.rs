@@ -20,8 +20,10 @@ pub enum Kind {
 
 const SCRIPT: &str = "tapclient runs no scripts";
 const LOGGING: &str = "logging is tapclient's own (stderr; -v/-q or RUST_LOG)";
-const PERSIST: &str =
-    "tapclient keeps its keys and the TUN interface across reconnects and never re-reads them";
+const PERSIST_KEY: &str =
+    "tapclient keeps its credentials in memory across reconnects (SIGHUP re-reads the files)";
+const PERSIST_TUN: &str =
+    "tapclient keeps the TUN interface, its address and routes across reconnects";
 const CLIENT: &str =
     "tapclient is always a TLS client that pulls its options from the server (what `client` \
      stands for)";
@@ -121,10 +123,10 @@ const TABLE: &[(&str, Kind, &str)] = &[
     ("opt-verify", Kind::Ignored, "tapclient does not compare options strings"),
     ("passtos", Kind::Ignored, "tapclient does not copy the TOS field"),
     ("peer-fingerprint", Kind::Unsupported, "tapclient authenticates the server by its CA (`ca`), not by fingerprint"),
-    ("persist-key", Kind::Ignored, PERSIST),
+    ("persist-key", Kind::Ignored, PERSIST_KEY),
     ("persist-local-ip", Kind::Ignored, NO_BIND),
     ("persist-remote-ip", Kind::Ignored, "tapclient resolves the server's name again for each connection"),
-    ("persist-tun", Kind::Ignored, PERSIST),
+    ("persist-tun", Kind::Ignored, PERSIST_TUN),
     ("ping-exit", Kind::Unsupported, "tapclient reconnects when the server goes silent instead of exiting"),
     ("ping-timer-rem", Kind::Ignored, "tapclient's ping timer runs whenever the tunnel is up"),
     ("pkcs11-id", Kind::Blocking, EXTERNAL_KEY),
@@ -177,6 +179,7 @@ const TABLE: &[(&str, Kind, &str)] = &[
     ("tls-cert-profile", Kind::Ignored, "rustls accepts only modern certificate algorithms anyway"),
     ("tls-cipher", Kind::Unsupported, "tapclient uses rustls's TLS 1.2 suites (ECDHE with AES-GCM or ChaCha20); a server limited to other suites (e.g. DHE) will refuse it"),
     ("tls-ciphersuites", Kind::Ignored, "rustls chooses among its TLS 1.3 suites"),
+    ("tls-client", Kind::Ignored, CLIENT),
     ("tls-crypt-v2", Kind::Blocking, "tls-crypt-v2 is not supported by tapclient"),
     ("tls-exit", Kind::Ignored, "tapclient reconnects after TLS errors"),
     ("tls-export-cert", Kind::Ignored, SCRIPT),

@@ -26,11 +26,7 @@ pub fn emit(plan: &Plan, placed: &Placed, profile: &str) -> String {
     if let Some(file) = &placed.auth_user_pass {
         out.section("auth_user_pass");
         match file {
-            Some(path) => out.key(
-                "file",
-                &string(path),
-                "auth-user-pass (username on line 1, password on line 2)",
-            ),
+            Some(file) => out.key("file", &string(&file.path), &file.comment),
             None => {
                 out.line("# empty: tapclient asks for the username and password (auth-user-pass)")
             }
@@ -82,19 +78,14 @@ fn server(out: &mut Toml, plan: &Plan) {
 
 fn tls(out: &mut Toml, plan: &Plan, placed: &Placed) {
     out.section("tls");
-    if let Some(ca) = &placed.ca {
-        out.key("ca", &string(ca), "ca");
-    }
-    if let Some(p12) = &placed.pkcs12 {
-        let comment = if placed.built_pkcs12.is_some() {
-            "built from cert and key (no password)"
-        } else {
-            "pkcs12"
-        };
-        out.key("pkcs12", &string(p12), comment);
-    }
-    if let Some(file) = &placed.password_file {
-        out.key("password_file", &string(file), "askpass");
+    for (key, placed) in [
+        ("ca", &placed.ca),
+        ("pkcs12", &placed.pkcs12),
+        ("password_file", &placed.password_file),
+    ] {
+        if let Some(file) = placed {
+            out.key(key, &string(&file.path), &file.comment);
+        }
     }
     if let Some(name) = &plan.verify_name {
         out.key("verify_name", &string(&name.value), &from(plan, name));
@@ -106,14 +97,14 @@ fn tls(out: &mut Toml, plan: &Plan, placed: &Placed) {
 
 fn openvpn(out: &mut Toml, plan: &Plan, placed: &Placed) {
     let mut keys = Toml::default();
-    if let Some(path) = &placed.tls_auth {
-        keys.key("tls_auth", &string(path), "tls-auth");
+    if let Some(file) = &placed.tls_auth {
+        keys.key("tls_auth", &string(&file.path), &file.comment);
         if let Some(dir) = &plan.key_direction {
             keys.key("key_direction", &dir.value.to_string(), &from(plan, dir));
         }
     }
-    if let Some(path) = &placed.tls_crypt {
-        keys.key("tls_crypt", &string(path), "tls-crypt");
+    if let Some(file) = &placed.tls_crypt {
+        keys.key("tls_crypt", &string(&file.path), &file.comment);
     }
     if let Some(auth) = &plan.auth {
         keys.key("auth", &string(&auth.value), &from(plan, auth));

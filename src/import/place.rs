@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use super::files::{OutputFile, PRIVATE};
-use super::map::{ClientCert, Plan, Source};
+use super::map::{ClientCert, Plan, Slot, Source};
 use super::pem::{self, CaFromP12, PemError};
 use super::report::Outcome;
 
@@ -22,18 +22,26 @@ pub struct Target {
     pub stem: String,
 }
 
-/// Paths as the TOML writes them (relative to its folder, or absolute), and the files to write.
+/// A path as the TOML writes it (relative to its folder, or absolute), and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedPath {
+    pub path: String,
+    /// For the TOML's comment: `<ca> (line 26), extracted` or `ca ca.crt (line 7)`.
+    pub comment: String,
+}
+
+/// The TOML's credential paths, and the files to write.
 #[derive(Debug, Default)]
 pub struct Placed {
-    pub ca: Option<String>,
-    pub pkcs12: Option<String>,
-    pub password_file: Option<String>,
-    pub tls_auth: Option<String>,
-    pub tls_crypt: Option<String>,
+    pub ca: Option<PlacedPath>,
+    pub pkcs12: Option<PlacedPath>,
+    pub password_file: Option<PlacedPath>,
+    pub tls_auth: Option<PlacedPath>,
+    pub tls_crypt: Option<PlacedPath>,
     /// `Some(None)`: `[auth_user_pass]` without a file (prompt).
-    pub auth_user_pass: Option<Option<String>>,
+    pub auth_user_pass: Option<Option<PlacedPath>>,
     pub files: Vec<OutputFile>,
-    /// The PKCS#12 built from PEM, to be opened once written.
+    /// The PKCS#12 built from PEM, to be opened before anything is written.
     pub built_pkcs12: Option<PathBuf>,
     pub problems: Vec<String>,
     pub warnings: Vec<String>,
@@ -47,32 +55,20 @@ pub fn place(plan: &mut Plan, target: &Target) -> Placed {
     let password = askpass(plan, &mut placed);
     let p12_bytes = client_identity(plan, target, &mut placed, &password);
     if let Some(slot) = plan.ca.take() {
-        placed.ca = placed.put(slot.value, slot.line, "-ca.crt", target, None);
+        placed.ca = placed.put(plan, slot, "-ca.crt", target, None);
     } else if let Some(der) = p12_bytes {
         ca_from_pkcs12(&der, &password, target, &mut placed);
     }
     if let Some(slot) = plan.tls_auth.take() {
-        placed.tls_auth = placed.put(
-            slot.value,
-            slot.line,
-            "-ta.key",
-            target,
-            Some(STATIC_KEY_BEGIN),
-        );
+        placed.tls_auth = placed.put(plan, slot, "-ta.key", target, Some(STATIC_KEY_BEGIN));
     }
     if let Some(slot) = plan.tls_crypt.take() {
-        placed.tls_crypt = placed.put(
-            slot.value,
-            slot.line,
-            "-tc.key",
-            target,
-            Some(STATIC_KEY_BEGIN),
-        );
+        placed.tls_crypt = placed.put(plan, slot, "-tc.key", target, Some(STATIC_KEY_BEGIN));
     }
     if let Some(slot) = plan.auth_user_pass.take() {
-        placed.auth_user_pass = Some(match slot.value {
+        placed.auth_user_pass = Some(match slot.transpose() {
             None => None,
-            Some(source) => placed.put(source, slot.line, "-auth.txt", target, None),
+            Some(slot) => placed.put(plan, slot, "-auth.txt", target, None),
         });
     }
     placed
@@ -114,18 +110,18 @@ fn client_identity(
     let askpass = plan.askpass.take();
     match plan.client_cert() {
         ClientCert::Missing => None,
-        ClientCert::Pkcs12(source) => {
-            let bytes = match &source {
+        ClientCert::Pkcs12(slot) => {
+            let bytes = match &slot.value {
                 Source::Inline(der) => Some(der.clone()),
                 Source::File { path, .. } => std::fs::read(path).ok().map(Zeroizing::new),
             };
-            let askpass_file = askpass.and_then(|slot| slot.value);
+            let askpass_file = askpass.and_then(Slot::transpose);
             if let Some(der) = &bytes {
                 check_pkcs12(der, password, askpass_file.is_some(), placed);
             }
-            placed.pkcs12 = placed.put(source, 0, ".p12", target, None);
+            placed.pkcs12 = placed.put(plan, slot, ".p12", target, None);
             if let Some(file) = askpass_file {
-                placed.password_file = placed.put(file, 0, "", target, None);
+                placed.password_file = placed.put(plan, file, "", target, None);
             }
             bytes
         }
@@ -134,7 +130,7 @@ fn client_identity(
                 plan.entries[slot.entry].outcome =
                     Outcome::Ignored("the PKCS#12 built from cert and key has no password".into());
             }
-            build_from_pem(cert, key, extra, target, placed);
+            build_from_pem(plan, (cert, key, extra), target, placed);
             None
         }
     }
@@ -161,12 +157,17 @@ fn check_pkcs12(der: &[u8], password: &str, has_askpass: bool, placed: &mut Plac
 }
 
 fn build_from_pem(
-    cert: Source,
-    key: Source,
-    extra: Option<Source>,
+    plan: &Plan,
+    (cert, key, extra): (Slot<Source>, Slot<Source>, Option<Slot<Source>>),
     target: &Target,
     placed: &mut Placed,
 ) {
+    let comment = format!(
+        "built from {} and {}",
+        plan.origin(&cert),
+        plan.origin(&key)
+    );
+    let (cert, key, extra) = (cert.value, key.value, extra.map(|s| s.value));
     let (cert_name, key_name) = (source_name(&cert, "<cert>"), source_name(&key, "<key>"));
     let read = |source: &Source, placed: &mut Placed| match source {
         Source::Inline(bytes) => Some(bytes.clone()),
@@ -202,7 +203,10 @@ fn build_from_pem(
                 contents: der,
                 mode: PRIVATE,
             });
-            placed.pkcs12 = Some(format!("{}.p12", target.stem));
+            placed.pkcs12 = Some(PlacedPath {
+                path: format!("{}.p12", target.stem),
+                comment: format!("{comment}, no password"),
+            });
             placed.built_pkcs12 = Some(out);
         }
         Err(PemError::EncryptedKey) => placed.problems.push(format!(
@@ -241,7 +245,10 @@ fn ca_from_pkcs12(der: &[u8], password: &str, target: &Target, placed: &mut Plac
                 "the profile has no `ca`: the CA certificates inside the PKCS#12 were written \
                  to {name} (OpenVPN uses them the same way)"
             ));
-            placed.ca = Some(name);
+            placed.ca = Some(PlacedPath {
+                comment: "the CA certificates inside the PKCS#12 (the profile has no ca)".into(),
+                path: name,
+            });
         }
         Err(CaFromP12::NeedsPassword) => placed.problems.push(format!(
             "no CA: the profile has no `ca`, and the CA certificates inside the PKCS#12 need its \
@@ -258,37 +265,38 @@ fn ca_from_pkcs12(der: &[u8], password: &str, target: &Target, placed: &mut Plac
 }
 
 impl Placed {
-    /// The TOML path for `source`: a referenced file as it can be found from the TOML's folder
-    /// (with a warning when it does not exist), or an inline block written to
+    /// The TOML path for the credential in `slot`: a referenced file as it can be found from
+    /// the TOML's folder (with a warning when it does not exist), or an inline block written to
     /// `<stem><suffix>`. `marker`: bytes an inline block must contain.
     fn put(
         &mut self,
-        source: Source,
-        line: usize,
+        plan: &Plan,
+        slot: Slot<Source>,
         suffix: &str,
         target: &Target,
         marker: Option<&[u8]>,
-    ) -> Option<String> {
-        match source {
+    ) -> Option<PlacedPath> {
+        let origin = plan.origin(&slot);
+        match slot.value {
             Source::File { written, path } => {
                 if !path.exists() {
-                    let at = if line > 0 {
-                        format!("line {line}: ")
-                    } else {
-                        String::new()
-                    };
                     self.warnings.push(format!(
-                        "{at}{} does not exist (yet); tapclient will need it",
+                        "line {}: {} does not exist (yet); tapclient will need it",
+                        slot.line,
                         path.display()
                     ));
                 }
-                Some(toml_path(&written, &path, &target.dir))
+                Some(PlacedPath {
+                    path: toml_path(&written, &path, &target.dir),
+                    comment: origin,
+                })
             }
             Source::Inline(bytes) => {
                 if let Some(marker) = marker {
                     if !bytes.windows(marker.len()).any(|w| w == marker) {
                         self.problems.push(format!(
-                            "line {line}: the block is not an OpenVPN static key (no `{}` line)",
+                            "line {}: the block is not an OpenVPN static key (no `{}` line)",
+                            slot.line,
                             String::from_utf8_lossy(marker)
                         ));
                         return None;
@@ -300,7 +308,10 @@ impl Placed {
                     contents: bytes,
                     mode: PRIVATE,
                 });
-                Some(name)
+                Some(PlacedPath {
+                    path: name,
+                    comment: format!("{origin}, extracted"),
+                })
             }
         }
     }

@@ -416,16 +416,25 @@ impl Plan {
     /// What the TOML's `[tls]` will name as the client identity.
     pub fn client_cert(&mut self) -> ClientCert {
         if let Some(p12) = self.pkcs12.take() {
-            return ClientCert::Pkcs12(p12.value);
+            return ClientCert::Pkcs12(p12);
         }
         match (self.cert.take(), self.key.take()) {
             (Some(cert), Some(key)) => ClientCert::Pem {
-                cert: cert.value,
-                key: key.value,
-                extra: self.extra_certs.take().map(|s| s.value),
+                cert,
+                key,
+                extra: self.extra_certs.take(),
             },
             _ => ClientCert::Missing,
         }
+    }
+
+    /// "the directive as written (line N)" for the directive that set `slot`.
+    pub fn origin<T>(&self, slot: &Slot<T>) -> String {
+        let directive = self
+            .entries
+            .get(slot.entry)
+            .map_or("", |e| e.directive.as_str());
+        format!("{directive} (line {})", slot.line)
     }
 }
 

@@ -41,6 +41,14 @@ pub struct Slot<T> {
     pub(in crate::import) entry: usize,
 }
 
+impl<T> Slot<Option<T>> {
+    /// `Some(slot)` with the inner value, `None` when there is none.
+    pub fn transpose(self) -> Option<Slot<T>> {
+        let Slot { value, line, entry } = self;
+        value.map(|value| Slot { value, line, entry })
+    }
+}
+
 /// One `remote` (or `<connection>` block), resolved at the end.
 #[derive(Debug)]
 struct RemoteSpec {
@@ -75,12 +83,12 @@ impl Remote {
 pub enum ClientCert {
     #[default]
     Missing,
-    Pkcs12(Source),
+    Pkcs12(Slot<Source>),
     /// `cert` + `key` (PEM), with `extra-certs` for the chain.
     Pem {
-        cert: Source,
-        key: Source,
-        extra: Option<Source>,
+        cert: Slot<Source>,
+        key: Slot<Source>,
+        extra: Option<Slot<Source>>,
     },
 }
 
