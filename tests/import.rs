@@ -145,7 +145,7 @@ fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-fn outcome<'a>(report: &'a Report, line: usize) -> &'a Outcome {
+fn outcome(report: &Report, line: usize) -> &Outcome {
     &report
         .entries
         .iter()

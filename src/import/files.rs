@@ -213,7 +213,7 @@ mod tests {
             file(dir.path(), "b.crt", "new b"),
         ];
         match write_all(&files, false) {
-            Err(WriteError::Exists { paths }) => assert_eq!(paths, [old.clone()]),
+            Err(WriteError::Exists { paths }) => assert_eq!(paths, std::slice::from_ref(&old)),
             other => panic!("{other:?}"),
         }
         assert!(

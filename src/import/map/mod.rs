@@ -307,7 +307,7 @@ impl Plan {
                 Kind::Blocking => Outcome::Blocking(why.into()),
             };
         }
-        if self.optional.iter().any(|name| *name == d.name) {
+        if self.optional.contains(&d.name) {
             return Outcome::Ignored(
                 "unknown to tapclient, and listed in ignore-unknown-option".into(),
             );

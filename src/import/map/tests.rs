@@ -303,7 +303,7 @@ fn auth_digest_blocks_only_where_it_is_used() {
 #[test]
 fn auth_user_pass_forms() {
     let p = plan(&format!("{BASE}auth-user-pass\n"));
-    assert!(matches!(p.auth_user_pass.as_ref().unwrap().value, None));
+    assert!(p.auth_user_pass.as_ref().unwrap().value.is_none());
     let p = plan(&format!("{BASE}auth-user-pass creds.txt\nauth-nocache\n"));
     assert!(matches!(
         p.auth_user_pass.as_ref().unwrap().value,
