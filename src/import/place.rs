@@ -169,18 +169,6 @@ fn build_from_pem(
     );
     let (cert, key, extra) = (cert.value, key.value, extra.map(|s| s.value));
     let (cert_name, key_name) = (source_name(&cert, "<cert>"), source_name(&key, "<key>"));
-    let read = |source: &Source, placed: &mut Placed| match source {
-        Source::Inline(bytes) => Some(bytes.clone()),
-        Source::File { path, .. } => match std::fs::read(path) {
-            Ok(bytes) => Some(Zeroizing::new(bytes)),
-            Err(e) => {
-                placed
-                    .problems
-                    .push(format!("cannot read {}: {e}", path.display()));
-                None
-            }
-        },
-    };
     let (Some(cert_pem), Some(key_pem)) = (read(&cert, placed), read(&key, placed)) else {
         return;
     };
@@ -220,6 +208,22 @@ fn build_from_pem(
         Err(e) => placed.problems.push(format!(
             "cannot build a PKCS#12 from {cert_name} and {key_name}: {e}"
         )),
+    }
+}
+
+/// A credential's bytes: a block's, or a file's (a problem when it cannot be read).
+fn read(source: &Source, placed: &mut Placed) -> Option<Zeroizing<Vec<u8>>> {
+    match source {
+        Source::Inline(bytes) => Some(bytes.clone()),
+        Source::File { path, .. } => match std::fs::read(path) {
+            Ok(bytes) => Some(Zeroizing::new(bytes)),
+            Err(e) => {
+                placed
+                    .problems
+                    .push(format!("cannot read {}: {e}", path.display()));
+                None
+            }
+        },
     }
 }
 

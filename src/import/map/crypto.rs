@@ -29,30 +29,10 @@ impl Plan {
     pub(super) fn crypto(&mut self, d: &Directive, index: usize) -> Option<Outcome> {
         let outcome = match d.name.as_str() {
             "ca" | "cert" | "key" | "extra-certs" | "pkcs12" => self.credential(d, index),
-            "askpass" => match (d.args.as_slice(), &d.inline) {
-                ([], None) => {
-                    replace(&mut self.askpass, None, index, &mut self.entries);
-                    Outcome::Mapped("tapclient prompts for the PKCS#12 password when it needs one".into())
-                }
-                ([file], None) => {
-                    let source = self.source_file(file);
-                    replace(&mut self.askpass, Some(source), index, &mut self.entries);
-                    Outcome::Mapped("tls.password_file".into())
-                }
-                _ => rejected("`askpass` takes at most one file"),
-            },
+            "askpass" => self.askpass(d, index),
             "verify-x509-name" => self.verify_name(d, index),
             "remote-cert-tls" | "ns-cert-type" => server_check(d),
-            "tls-version-min" => match d.arg(0) {
-                Some("1.0" | "1.1" | "1.2") => {
-                    Outcome::Ignored("tapclient (rustls) speaks TLS 1.2 and 1.3 only".into())
-                }
-                Some("1.3") => Outcome::Unsupported("tapclient also accepts TLS 1.2".into()),
-                _ => rejected("unknown TLS version"),
-            },
-            "tls-version-max" => Outcome::Ignored(
-                "tapclient negotiates the highest version both sides speak (TLS 1.2 or 1.3)".into(),
-            ),
+            "tls-version-min" | "tls-version-max" => tls_version(d),
             "tls-auth" | "tls-crypt" => self.control_key(d, index),
             "key-direction" => match d.args.as_slice() {
                 [dir] if dir == "0" || dir == "1" => {
@@ -97,6 +77,24 @@ impl Plan {
             _ => return None,
         };
         Some(outcome)
+    }
+
+    /// `askpass [FILE]`: the PKCS#12 password's file, or a prompt.
+    fn askpass(&mut self, d: &Directive, index: usize) -> Outcome {
+        match (d.args.as_slice(), &d.inline) {
+            ([], None) => {
+                replace(&mut self.askpass, None, index, &mut self.entries);
+                Outcome::Mapped(
+                    "tapclient prompts for the PKCS#12 password when it needs one".into(),
+                )
+            }
+            ([file], None) => {
+                let source = self.source_file(file);
+                replace(&mut self.askpass, Some(source), index, &mut self.entries);
+                Outcome::Mapped("tls.password_file".into())
+            }
+            _ => rejected("`askpass` takes at most one file"),
+        }
     }
 
     /// `ca`, `cert`, `key`, `extra-certs`, `pkcs12`: a file or an inline block.
@@ -435,6 +433,22 @@ impl Plan {
             .get(slot.entry)
             .map_or("", |e| e.directive.as_str());
         format!("{directive} (line {})", slot.line)
+    }
+}
+
+/// `tls-version-min`/`tls-version-max`: rustls speaks TLS 1.2 and 1.3.
+fn tls_version(d: &Directive) -> Outcome {
+    if d.name == "tls-version-max" {
+        return Outcome::Ignored(
+            "tapclient negotiates the highest version both sides speak (TLS 1.2 or 1.3)".into(),
+        );
+    }
+    match d.arg(0) {
+        Some("1.0" | "1.1" | "1.2") => {
+            Outcome::Ignored("tapclient (rustls) speaks TLS 1.2 and 1.3 only".into())
+        }
+        Some("1.3") => Outcome::Unsupported("tapclient also accepts TLS 1.2".into()),
+        _ => rejected("unknown TLS version"),
     }
 }
 

@@ -29,20 +29,7 @@ impl Plan {
     ) -> Option<Outcome> {
         let outcome = match d.name.as_str() {
             "remote" => self.remote(d, index, block),
-            "proto" => match d.args.as_slice() {
-                [proto] => {
-                    replace(&mut self.proto, proto.clone(), index, &mut self.entries);
-                    Outcome::Mapped("server.remote (protocol)".into())
-                }
-                _ => rejected("`proto` takes one parameter"),
-            },
-            "port" | "rport" => match d.args.as_slice() {
-                [port] => {
-                    replace(&mut self.port, port.clone(), index, &mut self.entries);
-                    Outcome::Mapped("server.remote (port)".into())
-                }
-                _ => rejected("it takes one parameter"),
-            },
+            "proto" | "port" | "rport" => self.proto_port(d, index),
             "remote-random" => {
                 Outcome::Unsupported("tapclient tries the remotes in the order written".into())
             }
@@ -79,19 +66,36 @@ impl Plan {
                 Outcome::Mapped("openvpn.route_nopull".into())
             }
             "redirect-gateway" => self.redirect_gateway(d, index),
-            "cd" => match d.args.as_slice() {
-                [dir] => {
-                    self.base = self.base.join(dir);
-                    Outcome::Ignored(format!(
-                        "files named after it are taken from {}",
-                        self.base.display()
-                    ))
-                }
-                _ => rejected("`cd` takes one folder"),
-            },
+            "cd" => self.cd(d),
             _ => return None,
         };
         Some(outcome)
+    }
+
+    /// `proto P`, `port N`, `rport N`: defaults for the remotes without their own.
+    fn proto_port(&mut self, d: &Directive, index: usize) -> Outcome {
+        let [value] = d.args.as_slice() else {
+            return rejected("it takes one parameter");
+        };
+        if d.name == "proto" {
+            replace(&mut self.proto, value.clone(), index, &mut self.entries);
+            Outcome::Mapped("server.remote (protocol)".into())
+        } else {
+            replace(&mut self.port, value.clone(), index, &mut self.entries);
+            Outcome::Mapped("server.remote (port)".into())
+        }
+    }
+
+    /// `cd DIR`: later relative file names are taken from DIR.
+    fn cd(&mut self, d: &Directive) -> Outcome {
+        let [dir] = d.args.as_slice() else {
+            return rejected("`cd` takes one folder");
+        };
+        self.base = self.base.join(dir);
+        Outcome::Ignored(format!(
+            "files named after it are taken from {}",
+            self.base.display()
+        ))
     }
 
     fn remote(&mut self, d: &Directive, index: usize, block: Option<usize>) -> Outcome {
