@@ -8,6 +8,7 @@
 //! tapclient --config FILE          run until SIGINT/SIGTERM
 //! tapclient run --config FILE      the same, spelled out
 //! tapclient check --config FILE    validate the config and open the credentials, no connection
+//! tapclient status --config FILE   state and counters of the client running with FILE [--json]
 //! tapclient import PROFILE [-o FILE] [--force]   convert an OpenVPN .ovpn profile into a config
 //! ```
 
@@ -50,12 +51,13 @@ Logging:
   variable, when set, overrides these flags (tracing env-filter syntax, e.g. RUST_LOG=debug).
 
 Exit codes:
-  0  stopped cleanly (SIGINT/SIGTERM), or check found everything usable
-  1  runtime failure or unexpected error
+  0  stopped cleanly (SIGINT/SIGTERM), or check found everything usable, or status printed
+  1  runtime failure or unexpected error; status: no tapclient is running for the config
   2  usage or config error
   3  credentials unusable (PKCS#12, CA or password)
   4  server authentication failed, or the server rejected us (TLS)
-  5  system error (TUN or network configuration, e.g. not root)
+  5  system error (TUN, network configuration or status socket, e.g. not root); status:
+     permission denied on the status socket
   6  server unreachable (the first connection never succeeded)";
 
 /// Parsed command line.
@@ -92,6 +94,13 @@ pub enum Command {
     Run,
     /// Validate the config and open the credentials, without connecting.
     Check,
+    /// Show the state and counters of the tapclient running with this config (read from its
+    /// status socket).
+    Status {
+        /// Print the JSON document the running client sends instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Convert an OpenVPN client profile (.ovpn) into a tapclient config (docs/import.md).
     Import(ImportArgs),
 }

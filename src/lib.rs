@@ -29,6 +29,7 @@ pub mod fuzzing;
 pub mod import;
 pub mod netcfg;
 pub mod openvpn;
+pub mod status;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod tls;

@@ -10,6 +10,7 @@ use crate::openvpn::client::{Settings, WrapKeys};
 use crate::openvpn::data::DataCipher;
 use crate::openvpn::occ::{IvProto, OccOptions, PeerInfo, Platform};
 use crate::openvpn::push::Cipher;
+use crate::openvpn::push::CompressionFraming;
 use crate::openvpn::wrap::{self, StaticKey};
 
 /// Why the OpenVPN settings could not be built (all local problems the user can fix).
@@ -64,7 +65,8 @@ pub fn settings(
             ControlWrap::TlsAuth { direction, .. } => Some(key_direction(*direction)),
             _ => None,
         },
-        comp_lzo: false,
+        // Stock peers list `comp-lzo` whenever any compression framing is configured (§4.1).
+        comp_lzo: openvpn.compress.is_some(),
     };
     let mut peer_info = PeerInfo::new(Platform::current());
     peer_info.ciphers = openvpn
@@ -83,7 +85,22 @@ pub fn settings(
             .map_err(|e| OpenVpnSetupError::PeerInfo(e.to_string()))?,
         ciphers,
         hand_window: openvpn.hand_window,
+        user_pass: None,
+        reneg_interval: openvpn.reneg,
+        ping: openvpn.ping,
+        ping_restart: openvpn.ping_restart,
+        compression: openvpn.compress.map(compression_framing),
     })
+}
+
+/// The config's `compress` as the engine's framing.
+fn compression_framing(framing: crate::config::CompressFraming) -> CompressionFraming {
+    use crate::config::CompressFraming;
+    match framing {
+        CompressFraming::CompLzo => CompressionFraming::Lzo,
+        CompressFraming::Swap => CompressionFraming::Swap,
+        CompressFraming::V2 => CompressionFraming::V2,
+    }
 }
 
 fn wrap_keys(wrap: &ControlWrap) -> Result<WrapKeys, OpenVpnSetupError> {
@@ -127,4 +144,53 @@ fn read_key(path: &Path) -> Result<StaticKey, OpenVpnSetupError> {
         path: shown,
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn settings_for(openvpn_keys: &str) -> Settings {
+        let text = format!(
+            "{}[openvpn]\n{openvpn_keys}\n",
+            crate::config::test_support::OPENVPN_MINIMAL
+        );
+        let config = crate::config::parse(&text, Path::new("/etc/tapclient/t.toml")).unwrap();
+        let openvpn = config.openvpn.clone().unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let cache = crate::credentials::PromptCache::default();
+        settings(&config, &openvpn, Arc::new(tls), &cache).unwrap()
+    }
+
+    #[test]
+    fn reneg_keepalive_and_compression_fallbacks_come_from_the_config() {
+        let defaults = settings_for("");
+        assert_eq!(defaults.reneg_interval, Some(Duration::from_secs(3600)));
+        assert_eq!((defaults.ping, defaults.ping_restart), (None, None));
+        assert_eq!(defaults.compression, None);
+        assert!(
+            !defaults.options.contains("comp-lzo"),
+            "{}",
+            defaults.options
+        );
+
+        let keys = "reneg_sec = 0\nping = 10\nping_restart = 60\ncompress = \"stub-v2\"";
+        let set = settings_for(keys);
+        assert_eq!(set.reneg_interval, None);
+        assert_eq!(set.ping, Some(Duration::from_secs(10)));
+        assert_eq!(set.ping_restart, Some(Duration::from_secs(60)));
+        assert_eq!(set.compression, Some(CompressionFraming::V2));
+        // Any configured framing puts `comp-lzo` into the options string, as stock peers do.
+        assert!(set.options.contains(",comp-lzo,"), "{}", set.options);
+        let lzo = settings_for("compress = \"comp-lzo\"");
+        assert_eq!(lzo.compression, Some(CompressionFraming::Lzo));
+    }
 }

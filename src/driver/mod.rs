@@ -98,12 +98,14 @@ fn describe(remotes: &[Remote]) -> String {
     }
 }
 
-/// Counters of the whole run, across connections.
+/// Counters of the whole run, across connections, and the reporter that publishes them (and
+/// the state) for the log and `tapclient status`.
 #[derive(Debug, Clone, Default)]
 pub struct RunStats {
     pub link: LinkCounters,
     pub connects: u64,
     pub reconnects: u64,
+    pub reporter: crate::status::Reporter,
 }
 
 /// How one connection attempt ended, for the retry policy.
@@ -138,7 +140,8 @@ pub async fn run<T: PacketDevice>(
     loop {
         let index = next;
         let remote = config.remotes[index].clone();
-        tracing::info!(remote = %remote, "connecting");
+        let count = config.remotes.len();
+        stats.reporter.connecting(&remote.to_string(), index, count);
         let connecting = transport::connect(&remote, config.tls.as_ref(), config.connect_timeout);
         let result = tokio::select! {
             () = controls.shutdown.cancelled() => return Ok(()),
@@ -151,6 +154,9 @@ pub async fn run<T: PacketDevice>(
                 }
                 stats.connects += 1;
                 log_connected(config, &remote, &stream);
+                let (connects, reconnects) = (stats.connects, stats.reconnects);
+                let server = transport::peer_ip(&stream);
+                stats.reporter.connected(server, connects, reconnects);
                 let records_before = stats.link.records_in;
                 let end = run_session(
                     config,
@@ -163,6 +169,7 @@ pub async fn run<T: PacketDevice>(
                         buffers: &mut buffers,
                         scratch: &mut scratch,
                         counters: &mut stats.link,
+                        reporter: &stats.reporter,
                     },
                     controls.shutdown,
                     controls.reconnect,
@@ -213,13 +220,9 @@ pub async fn run<T: PacketDevice>(
                 rejected: false,
             },
         };
-        let delay = match attempt {
-            Attempt::Lost { why, at_once } => {
-                tracing::warn!("{why}");
-                (!at_once).then(|| backoff.next_delay())
-            }
+        let (why, delay) = match attempt {
+            Attempt::Lost { why, at_once } => (why, (!at_once).then(|| backoff.next_delay())),
             Attempt::Failed { why, rejected } => {
-                tracing::warn!("{why}");
                 next = (index + 1) % config.remotes.len();
                 let round_over = next == 0;
                 if round_over && stats.link.established == 0 {
@@ -229,11 +232,14 @@ pub async fn run<T: PacketDevice>(
                         return Err(give_up(config, failed_rounds, why, rejected));
                     }
                 }
-                round_over.then(|| backoff.next_delay())
+                (why, round_over.then(|| backoff.next_delay()))
             }
         };
+        let link = &stats.link;
+        stats
+            .reporter
+            .reconnecting(&why, delay, link, bridge.as_ref());
         if let Some(delay) = delay {
-            tracing::info!("reconnecting in {:.1} s", delay.as_secs_f32());
             let waited =
                 wait_disconnected(delay, tun, &mut buffers, &mut stats.link, controls.shutdown);
             if waited.await {
@@ -253,6 +259,7 @@ struct SessionParts<'a, T> {
     buffers: &'a mut Buffers,
     scratch: &'a mut Vec<u8>,
     counters: &'a mut LinkCounters,
+    reporter: &'a crate::status::Reporter,
 }
 
 /// Runs one connection to its end; the ends that stop the driver become errors.
@@ -288,6 +295,7 @@ async fn run_session<T: PacketDevice>(
             },
             server,
             warned_incompatible: false,
+            reporter: parts.reporter,
         },
         buffers: parts.buffers,
         tls: config.tls.as_ref(),

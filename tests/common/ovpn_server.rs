@@ -105,6 +105,9 @@ pub struct ServerConfig {
     pub control_payload: usize,
     /// Keepalive: a ping after this long without sending (stock `keepalive 10 60` → 10 s).
     pub ping: Option<Duration>,
+    /// The server's own compression framing when its push names none (a `comp-lzo` server
+    /// that does not push it).
+    pub framing: Option<Compression>,
 }
 
 impl ServerConfig {
@@ -116,6 +119,7 @@ impl ServerConfig {
             wrap: ServerWrap::None,
             control_payload: 1100,
             ping: None,
+            framing: None,
         }
     }
 }
@@ -430,7 +434,8 @@ impl Server {
             .and_then(|c| DataCipher::from_name(c.name()))
             .expect("a supported pushed cipher");
         let data = self.data.get_or_insert_with(|| {
-            DataChannel::new(data_config(&self.pushed)).expect("data channel config")
+            DataChannel::new(data_config(&self.pushed, self.cfg.framing))
+                .expect("data channel config")
         });
         data.install(key.key_id.value(), cipher, &material, now)
             .expect("install server keys");
@@ -590,9 +595,9 @@ fn parse_push(text: &str) -> PushedConfig {
     pushed.expect("a complete push")
 }
 
-fn data_config(pushed: &PushedConfig) -> DataConfig {
+fn data_config(pushed: &PushedConfig, own: Option<Compression>) -> DataConfig {
     let compression = match pushed.compression.map(|c| c.framing()) {
-        None => Compression::None,
+        None => own.unwrap_or(Compression::None),
         Some(CompressionFraming::Lzo) => Compression::CompLzo,
         Some(CompressionFraming::Swap) => Compression::Stub,
         Some(CompressionFraming::V2) => Compression::StubV2,
