@@ -600,3 +600,21 @@ fn the_binary_prints_a_summary_and_the_unsupported_list_and_exits_with_the_docum
     let (code, _, _) = tapclient(&["import", "nothing-here.ovpn"], lab.dir.path());
     assert_eq!(code, 2);
 }
+
+#[test]
+fn the_example_in_docs_import_md_is_a_valid_config() {
+    let doc = include_str!("../docs/import.md");
+    let block = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a toml block");
+    let config = config::parse(block, Path::new("/etc/tapclient/office.toml")).unwrap();
+    assert_eq!(
+        remotes(&config),
+        ["vpn1.example.com:443", "vpn2.example.com:443"]
+    );
+    let openvpn = config.openvpn.unwrap();
+    assert_eq!(openvpn.cipher.as_deref(), Some("AES-256-CBC"));
+    assert!(openvpn.auth_user_pass.is_some());
+}

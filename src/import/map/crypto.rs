@@ -70,8 +70,8 @@ impl Plan {
             "comp-lzo" | "compress" => self.compression(d, index),
             "auth-user-pass" => self.auth_user_pass(d, index),
             "auth-nocache" => Outcome::Ignored(
-                "tapclient never writes the password anywhere; how long it keeps it in memory is \
-                 its own"
+                "tapclient keeps typed answers in memory for the run (a reconnect or SIGHUP does \
+                 not ask again) and never writes them anywhere"
                     .into(),
             ),
             _ => return None,
