@@ -526,6 +526,8 @@ fn existing_output_is_refused_without_force_and_replaced_with_it() {
     assert_eq!(report.files.len(), 3);
     let err = import::run(&profile, Some(&profile), true).unwrap_err();
     assert!(matches!(err, ImportError::OutputIsProfile { .. }), "{err}");
+    let err = import::run(&profile, Some(lab.dir.path()), true).unwrap_err();
+    assert!(matches!(err, ImportError::OutputIsFolder { .. }), "{err}");
 }
 
 #[test]

@@ -68,6 +68,8 @@ pub enum ImportError {
     },
     #[error("the output {} is the profile itself; choose another file with -o", path.display())]
     OutputIsProfile { path: PathBuf },
+    #[error("the output {} is a folder; give the TOML's file name, e.g. -o {}", path.display(), path.join("office.toml").display())]
+    OutputIsFolder { path: PathBuf },
     #[error(transparent)]
     Write(#[from] WriteError),
     #[error(
@@ -118,6 +120,9 @@ pub fn run(profile: &Path, output: Option<&Path>, force: bool) -> Result<Report,
     let (profile_abs, output_abs) = (absolute(profile)?, absolute(&output)?);
     if profile_abs == output_abs {
         return Err(ImportError::OutputIsProfile { path: output });
+    }
+    if output.is_dir() || output.as_os_str().to_string_lossy().ends_with('/') {
+        return Err(ImportError::OutputIsFolder { path: output });
     }
     let target = Target {
         dir: output_abs.parent().unwrap_or(Path::new("/")).to_path_buf(),

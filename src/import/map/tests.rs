@@ -379,3 +379,80 @@ fn every_directive_gets_exactly_one_entry() {
         p.entries
     );
 }
+
+/// Random profiles made of real option names and awkward characters: the parser either
+/// reports an error or every directive (blocks' contents included) gets exactly one outcome;
+/// nothing panics.
+#[test]
+fn random_profiles_never_panic_and_every_directive_gets_an_outcome() {
+    const WORDS: [&str; 24] = [
+        "remote",
+        "proto",
+        "port",
+        "dev",
+        "ca",
+        "pkcs12",
+        "tls-auth",
+        "key-direction",
+        "route",
+        "keepalive",
+        "compress",
+        "data-ciphers",
+        "setenv",
+        "opt",
+        "tcp",
+        "udp",
+        "tap",
+        "1194",
+        "0",
+        "1",
+        "255.255.0.0",
+        "[inline]",
+        "<ca>",
+        "</ca>",
+    ];
+    const ODD: [&str; 10] = [
+        "\"",
+        "'",
+        "\\",
+        "#",
+        ";",
+        "\r",
+        "\t",
+        " ",
+        "--",
+        "<connection>",
+    ];
+    let mut rng = crate::testutil::Rng(0x5eed_1e55);
+    for _ in 0..2000 {
+        let mut text = String::new();
+        for _ in 0..rng.below(12) {
+            for _ in 0..rng.below(5) {
+                if rng.below(4) == 0 {
+                    text.push_str(ODD[rng.below(ODD.len())]);
+                } else {
+                    text.push_str(WORDS[rng.below(WORDS.len())]);
+                }
+                text.push(' ');
+            }
+            text.push('\n');
+        }
+        let Ok(directives) = parse::parse(&text, 1) else {
+            continue;
+        };
+        let p = map(&directives, PathBuf::from("/p"));
+        let lines: std::collections::BTreeSet<usize> = p.entries.iter().map(|e| e.line).collect();
+        for d in &directives {
+            assert!(
+                lines.contains(&d.line),
+                "no entry for line {} of {text:?}",
+                d.line
+            );
+        }
+        assert!(
+            p.entries.iter().all(|e| !e.outcome.text().is_empty()),
+            "{text:?}: {:?}",
+            p.entries
+        );
+    }
+}
