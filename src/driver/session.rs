@@ -135,7 +135,9 @@ pub struct Session<'a, 'e, T> {
 impl<T: PacketDevice> Session<'_, '_, T> {
     /// Runs until the connection is lost or shutdown is requested. Starts the link (simpletun:
     /// the bridge's link comes up at once; OpenVPN: the reset goes out).
-    pub async fn run<S: AsyncRead + AsyncWrite>(self, stream: S) -> SessionEnd {
+    /// Returns the link too, so the caller can read what outlives the connection (the OpenVPN
+    /// auth-token).
+    pub async fn run<S: AsyncRead + AsyncWrite>(self, stream: S) -> (SessionEnd, super::Link) {
         let Session {
             tun,
             mut endpoint,
@@ -149,10 +151,11 @@ impl<T: PacketDevice> Session<'_, '_, T> {
             end = pump(tun, &mut endpoint, buffers, tls, tcp_fd, shutdown, stream) => end,
             () = reconnect.notified() => SessionEnd::Reconnect,
         };
-        match end {
+        let end = match end {
             SessionEnd::Lost(loss) => SessionEnd::Lost(endpoint.explain_loss(loss)),
             other => other,
-        }
+        };
+        (end, endpoint.link)
     }
 }
 
