@@ -49,11 +49,12 @@ step boundary sans_io_boundary
 step build cargo build --workspace --all-targets
 step unit cargo test --workspace
 if ((EUID != 0)); then
-    echo "==== netns, openvpn, containers: FAILED (need root: run with sudo)"
-    failed+=(netns openvpn containers)
+    echo "==== netns, openvpn, import, containers: FAILED (need root: run with sudo)"
+    failed+=(netns openvpn import containers)
 else
     step netns "$HERE/run-netns-tests.sh"
     step openvpn "$HERE/run-openvpn-tests.sh"
+    step import "$HERE/run-import-test.sh"
     # The debug build from the build step, not a second (release) build.
     step containers env CARGO_PROFILE=dev "$HERE/containers.sh"
 fi
