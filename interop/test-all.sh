@@ -50,11 +50,12 @@ step boundary sans_io_boundary
 step build cargo build --workspace --all-targets
 step unit cargo test --workspace
 if ((EUID != 0)); then
-    echo "==== netns, openvpn, faults, containers: FAILED (need root: run with sudo)"
-    failed+=(netns openvpn faults containers)
+    echo "==== netns, openvpn, import, faults, containers: FAILED (need root: run with sudo)"
+    failed+=(netns openvpn import faults containers)
 else
     step netns "$HERE/run-netns-tests.sh"
     step openvpn "$HERE/run-openvpn-tests.sh"
+    step import "$HERE/run-import-test.sh"
     # About 10 minutes: client-reneg (RENEG_MINUTES=5) and soak (SOAK_SECONDS=120) are most of it.
     step faults "$HERE/run-fault-tests.sh"
     # The debug build from the build step, not a second (release) build.

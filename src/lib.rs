@@ -26,6 +26,7 @@ pub mod ether;
 pub mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod import;
 pub mod netcfg;
 pub mod openvpn;
 pub mod status;

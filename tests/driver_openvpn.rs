@@ -58,10 +58,19 @@ impl Reload for NoReload {
 /// Serves one connection with the scripted server until the client closes it; `up` fires
 /// when the first frame (the client's gratuitous ARP) arrives. Returns the server to inspect.
 async fn serve(listener: TcpListener, cfg: ServerConfig, up: oneshot::Sender<()>) -> Server {
-    let (mut sock, _) = listener.accept().await.unwrap();
+    let (sock, _) = listener.accept().await.unwrap();
+    serve_on(sock, cfg, Some(up), false).await
+}
+
+/// Serves `sock` until the client closes it, or (`hang_up_when_up`) until the tunnel is up.
+async fn serve_on(
+    mut sock: tokio::net::TcpStream,
+    cfg: ServerConfig,
+    mut up: Option<oneshot::Sender<()>>,
+    hang_up_when_up: bool,
+) -> Server {
     sock.set_nodelay(true).unwrap();
     let mut server = Server::new(cfg);
-    let mut up = Some(up);
     let (mut pending, mut chunk) = (Vec::new(), [0u8; 4096]);
     loop {
         let now = Instant::now();
@@ -92,6 +101,9 @@ async fn serve(listener: TcpListener, cfg: ServerConfig, up: oneshot::Sender<()>
             if let Some(up) = up.take() {
                 let _ = up.send(());
             }
+            if hang_up_when_up {
+                return server;
+            }
         }
     }
 }
@@ -103,18 +115,14 @@ fn take_record(pending: &mut Vec<u8>) -> Option<Vec<u8>> {
     Some(record)
 }
 
-/// Connects the driver to a scripted server with `push`, waits for the tunnel, shuts the
-/// client down; returns the server and how long the shutdown took.
-async fn connect_and_shut_down(push: &str) -> (Server, Duration) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut cfg = server_config();
-    cfg.push = push.to_owned();
-    let (up_tx, up_rx) = oneshot::channel();
-    let server = tokio::spawn(serve(listener, cfg, up_tx));
-    let mut config = DriverConfig {
+/// A driver config for the scripted server on `port`.
+fn driver_config(
+    port: u16,
+    settings: std::sync::Arc<tapclient::openvpn::client::Settings>,
+) -> DriverConfig {
+    DriverConfig {
         protocol: Protocol::OpenVpn {
-            settings: client_settings(&ServerWrap::None),
+            settings,
             tls_files: TlsConfig {
                 ca: "ca.crt".into(),
                 pkcs12: "client.p12".into(),
@@ -132,16 +140,21 @@ async fn connect_and_shut_down(push: &str) -> (Server, Duration) {
             max_delay: Duration::from_millis(100),
             first_connect_attempts: 1,
         },
-    };
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let driver = tokio::spawn(async move {
+    }
+}
+
+/// Runs the driver with `config` until `shutdown`.
+fn spawn_driver(
+    mut config: DriverConfig,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<(Result<(), tapclient::driver::DriverError>, RunStats)> {
+    tokio::spawn(async move {
         let (mut tun, _handle) = MemoryTun::pair(16);
         let mut bridge: Option<Bridge> = None;
         let mut stats = RunStats::default();
         let (reconnect, mut reload) = (tokio::sync::Notify::new(), NoReload);
         let controls = Controls {
-            shutdown: &token,
+            shutdown: &shutdown,
             reconnect: &reconnect,
             reload: &mut reload,
         };
@@ -155,7 +168,21 @@ async fn connect_and_shut_down(push: &str) -> (Server, Duration) {
         )
         .await;
         (result, stats)
-    });
+    })
+}
+
+/// Connects the driver to a scripted server with `push`, waits for the tunnel, shuts the
+/// client down; returns the server and how long the shutdown took.
+async fn connect_and_shut_down(push: &str) -> (Server, Duration) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut cfg = server_config();
+    cfg.push = push.to_owned();
+    let (up_tx, up_rx) = oneshot::channel();
+    let server = tokio::spawn(serve(listener, cfg, up_tx));
+    let config = driver_config(port, client_settings(&ServerWrap::None));
+    let shutdown = CancellationToken::new();
+    let driver = spawn_driver(config, shutdown.clone());
     tokio::time::timeout(WAIT, up_rx).await.unwrap().unwrap();
     let started = Instant::now();
     shutdown.cancel();
@@ -182,4 +209,48 @@ async fn shutdown_just_closes_without_cc_exit() {
     let (server, took) = connect_and_shut_down(NO_CC_EXIT_PUSH).await;
     assert_eq!(server.messages, ["PUSH_REQUEST"]);
     assert!(took < driver::session::EXIT_GRACE, "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_reconnect_logs_in_with_the_pushed_auth_token() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = || {
+        let mut cfg = server_config();
+        cfg.push = format!("{EKM_PUSH},auth-token SESS_tok");
+        cfg
+    };
+    let servers = tokio::spawn(async move {
+        let (first, _) = listener.accept().await.unwrap();
+        // Up, then the connection drops (a network blip): the client must come back.
+        let first = serve_on(first, config(), None, true).await;
+        let (second, _) = listener.accept().await.unwrap();
+        let (up_tx, up_rx) = oneshot::channel();
+        let second = tokio::spawn(serve_on(second, config(), Some(up_tx), false));
+        (first, second, up_rx)
+    });
+    let mut settings = common::ovpn_net::settings(&ServerWrap::None);
+    settings.user_pass = Some(
+        tapclient::openvpn::client::UserPass::new("alice".to_owned(), "otp-123456".to_owned())
+            .unwrap(),
+    );
+    let shutdown = CancellationToken::new();
+    let driver = spawn_driver(driver_config(port, settings.into()), shutdown.clone());
+    let (first, second, up_rx) = tokio::time::timeout(WAIT, servers).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, up_rx).await.unwrap().unwrap();
+    shutdown.cancel();
+    let (result, stats) = tokio::time::timeout(WAIT, driver).await.unwrap().unwrap();
+    result.unwrap();
+    let second = tokio::time::timeout(WAIT, second).await.unwrap().unwrap();
+    let login = |s: &Server| {
+        let key = &s.client_keys[0];
+        (key.username.clone(), key.password.clone())
+    };
+    assert_eq!(login(&first), ("alice".into(), "otp-123456".into()));
+    assert_eq!(
+        login(&second),
+        ("alice".into(), "SESS_tok".into()),
+        "the one-time password is not sent again"
+    );
+    assert_eq!(stats.reconnects, 1, "{stats:?}");
 }

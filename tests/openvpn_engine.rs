@@ -532,6 +532,16 @@ fn restart_halt_and_exit_from_the_server() {
             assert!(net.restart().is_none(), "{message}");
         }
     }
+    // `N`: the server sends us to the next server of the list.
+    let mut net = Net::new(server_config());
+    net.establish();
+    net.server.send_control_message("RESTART,[N]go elsewhere");
+    assert!(net.run_until(SECOND, |n| n.events.len() == 2));
+    assert!(
+        matches!(net.events.last(), Some((_, Event::NextServer(why))) if why.contains("go elsewhere")),
+        "{:?}",
+        net.events
+    );
     // OCC EXIT over the data channel (§8) ends the connection too.
     let mut net = Net::new(server_config());
     net.establish();

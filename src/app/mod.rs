@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{exit, Cli, Command};
+use crate::cli::{exit, Cli, Command, ImportArgs};
 use crate::config::{self, Config, ConfigError, TlsConfig};
 use crate::credentials::PromptCache;
 use crate::credentials::{self, CredentialsError};
@@ -79,16 +79,32 @@ impl AppError {
 /// Runs the command line and returns the process exit code. Errors are printed here, once.
 pub fn main_with(cli: Cli) -> i32 {
     init_logging(&cli);
-    let result = match cli.config_path() {
-        None => Err(AppError::NoConfig),
-        Some(path) => match cli.subcommand() {
-            Command::Check => check(path),
-            Command::Run => run(path),
-            Command::Status { json } => show_status(path, json),
-        },
+    let result = match (cli.subcommand(), cli.config_path()) {
+        (Command::Import(args), _) => return import(&args),
+        (_, None) => Err(AppError::NoConfig),
+        (Command::Check, Some(path)) => check(path),
+        (Command::Run, Some(path)) => run(path),
+        (Command::Status { json }, Some(path)) => show_status(path, json),
     };
     match result {
         Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("tapclient: error: {}", error_chain(&e));
+            e.exit_code()
+        }
+    }
+}
+
+/// `tapclient import`: the summary on standard output, what was left out on standard error.
+fn import(args: &ImportArgs) -> i32 {
+    match crate::import::run(&args.profile, args.output.as_deref(), args.force) {
+        Ok(report) => {
+            print!("{report}");
+            for line in report.problems() {
+                eprintln!("tapclient: {line}");
+            }
+            exit::OK
+        }
         Err(e) => {
             eprintln!("tapclient: error: {}", error_chain(&e));
             e.exit_code()

@@ -6,8 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::{AuthDigest, Config, ControlWrap, KeyDerivation, OpenVpnConfig};
-use crate::openvpn::client::{Settings, WrapKeys};
+use crate::openvpn::client::{Settings, UserPass, WrapKeys};
 use crate::openvpn::data::DataCipher;
+use crate::openvpn::keymethod::ClientKeyMessage;
 use crate::openvpn::occ::{IvProto, OccOptions, PeerInfo, Platform};
 use crate::openvpn::push::Cipher;
 use crate::openvpn::push::CompressionFraming;
@@ -36,6 +37,12 @@ pub enum OpenVpnSetupError {
     PeerInfo(String),
     #[error(transparent)]
     Login(#[from] crate::credentials::CredentialsError),
+    #[error(
+        "the key exchange message would be unusable (shorten the [auth_user_pass] login): {0}"
+    )]
+    KeyMessage(crate::openvpn::keymethod::KeyMethodBuildError),
+    #[error("cannot send the [auth_user_pass] login: {0}")]
+    LoginUnsendable(#[from] crate::openvpn::client::UserPassError),
 }
 
 /// The engine settings for `config` (which must be an OpenVPN config with `[tls]`).
@@ -45,12 +52,13 @@ pub fn settings(
     tls: Arc<rustls::ClientConfig>,
     cache: &crate::credentials::PromptCache,
 ) -> Result<Settings, OpenVpnSetupError> {
-    // The engine takes the login once it sends it; until then it is only checked here.
-    let _login = openvpn
-        .auth_user_pass
-        .as_ref()
-        .map(|login| crate::credentials::load_user_pass(login, cache))
-        .transpose()?;
+    let user_pass = match &openvpn.auth_user_pass {
+        None => None,
+        Some(login) => {
+            let login = crate::credentials::load_user_pass(login, cache)?;
+            Some(UserPass::new(login.username, login.password)?)
+        }
+    };
     let wrap_keys = wrap_keys(&openvpn.wrap)?;
     let ciphers = openvpn
         .ciphers
@@ -75,17 +83,24 @@ pub fn settings(
         .map(|c| Cipher::from_name(c))
         .collect();
     peer_info.proto = IvProto::new(openvpn.key_derivation == KeyDerivation::Auto);
+    let options = options.to_options_string();
+    let peer_info = peer_info
+        .encode()
+        .map_err(|e| OpenVpnSetupError::PeerInfo(e.to_string()))?;
+    let login = user_pass
+        .as_ref()
+        .map_or(("", ""), |l| (l.username(), l.expose_password()));
+    ClientKeyMessage::checked_len([&options, login.0, login.1, &peer_info])
+        .map_err(OpenVpnSetupError::KeyMessage)?;
     Ok(Settings {
         tls,
         server_name: crate::tls::server_name(&config.server.remote().host),
         wrap_keys,
-        options: options.to_options_string(),
-        peer_info: peer_info
-            .encode()
-            .map_err(|e| OpenVpnSetupError::PeerInfo(e.to_string()))?,
+        options,
+        peer_info,
         ciphers,
         hand_window: openvpn.hand_window,
-        user_pass: None,
+        user_pass,
         reneg_interval: openvpn.reneg,
         ping: openvpn.ping,
         ping_restart: openvpn.ping_restart,
@@ -154,6 +169,10 @@ mod tests {
     use super::*;
 
     fn settings_for(openvpn_keys: &str) -> Settings {
+        try_settings(openvpn_keys).unwrap()
+    }
+
+    fn try_settings(openvpn_keys: &str) -> Result<Settings, OpenVpnSetupError> {
         let text = format!(
             "{}[openvpn]\n{openvpn_keys}\n",
             crate::config::test_support::OPENVPN_MINIMAL
@@ -167,7 +186,28 @@ mod tests {
             .with_root_certificates(rustls::RootCertStore::empty())
             .with_no_client_auth();
         let cache = crate::credentials::PromptCache::default();
-        settings(&config, &openvpn, Arc::new(tls), &cache).unwrap()
+        settings(&config, &openvpn, Arc::new(tls), &cache)
+    }
+
+    #[test]
+    fn the_login_goes_to_the_engine_and_oversized_ones_are_refused_before_connecting() {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = dir.path().join("a.auth");
+        std::fs::write(&auth, "alice\nwonderland\n").unwrap();
+        let keys = format!("[auth_user_pass]\nfile = \"{}\"", auth.display());
+        let set = settings_for(&keys);
+        let login = set.user_pass.as_ref().expect("a login");
+        assert_eq!(
+            (login.username(), login.expose_password()),
+            ("alice", "wonderland")
+        );
+        assert!(settings_for("").user_pass.is_none());
+        // Each fits on its own; together they overflow the server's 2048-byte read.
+        let long = "x".repeat(1000);
+        std::fs::write(&auth, format!("{long}\n{long}\n")).unwrap();
+        let err = try_settings(&keys).err().expect("refused");
+        assert!(err.to_string().contains("[auth_user_pass]"), "{err}");
+        assert!(!err.to_string().contains(&long), "never shows the values");
     }
 
     #[test]

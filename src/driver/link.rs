@@ -458,6 +458,7 @@ impl Endpoint<'_> {
                 Ok(())
             }
             Event::Restart(reason) => Err(SessionEnd::Lost(LinkLoss::Server(reason))),
+            Event::NextServer(reason) => Err(SessionEnd::Lost(LinkLoss::NextServer(reason))),
             Event::Fatal {
                 authentication,
                 reason,

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{ReconnectConfig, Remote};
 use crate::ether::Bridge;
-use crate::openvpn::client::{Client, Settings as OpenVpnSettings};
+use crate::openvpn::client::{Client, Settings as OpenVpnSettings, TokenLogin};
 use crate::tun::PacketDevice;
 pub use link::{Configure, Endpoint, Link};
 pub use session::{Buffers, LinkCounters, LinkLoss, SessionEnd};
@@ -137,6 +137,7 @@ pub async fn run<T: PacketDevice>(
     let mut backoff = Backoff::new(&config.reconnect);
     let mut next = 0usize;
     let mut failed_rounds = 0u32;
+    let mut auth_token = None;
     loop {
         let index = next;
         let remote = config.remotes[index].clone();
@@ -170,6 +171,7 @@ pub async fn run<T: PacketDevice>(
                         scratch: &mut scratch,
                         counters: &mut stats.link,
                         reporter: &stats.reporter,
+                        auth_token: &mut auth_token,
                     },
                     controls.shutdown,
                     controls.reconnect,
@@ -185,6 +187,8 @@ pub async fn run<T: PacketDevice>(
                 match end {
                     SessionEnd::Shutdown => return Ok(()),
                     SessionEnd::Reconnect => {
+                        // Fresh credentials are meant to be used, not a token of the old ones.
+                        auth_token = None;
                         match controls.reload.reload(config) {
                             Ok(()) => tracing::info!("SIGHUP: credentials re-read; reconnecting"),
                             Err(e) => tracing::error!(
@@ -199,8 +203,9 @@ pub async fn run<T: PacketDevice>(
                     }
                     SessionEnd::Lost(loss) => {
                         let rejected = matches!(loss, LinkLoss::Handshake(_));
+                        let onwards = matches!(loss, LinkLoss::NextServer(_));
                         let why = format!("link to {remote} lost: {loss}");
-                        if stats.link.established == 0 || rejected {
+                        if stats.link.established == 0 || rejected || onwards {
                             Attempt::Failed { why, rejected }
                         } else {
                             Attempt::Lost {
@@ -260,6 +265,8 @@ struct SessionParts<'a, T> {
     scratch: &'a mut Vec<u8>,
     counters: &'a mut LinkCounters,
     reporter: &'a crate::status::Reporter,
+    /// The OpenVPN server's auth-token, kept across the connections of a run.
+    auth_token: &'a mut Option<TokenLogin>,
 }
 
 /// Runs one connection to its end; the ends that stop the driver become errors.
@@ -277,12 +284,18 @@ async fn run_session<T: PacketDevice>(
         Protocol::Simpletun => Link::Simpletun,
         Protocol::OpenVpn { settings, .. } => {
             match Client::new(settings.clone(), Instant::now(), unix_now()) {
-                Ok(client) => Link::OpenVpn(Box::new(client)),
+                Ok(mut client) => {
+                    // Like stock clients: a reconnect logs in with the server's auth-token.
+                    if let Some(token) = parts.auth_token.clone() {
+                        client.resume_auth_token(token);
+                    }
+                    Link::OpenVpn(Box::new(client))
+                }
                 Err(e) => return Err(DriverError::Refused(e.to_string())),
             }
         }
     };
-    let end = session::Session {
+    let (end, link) = session::Session {
         tun: parts.tun,
         endpoint: Endpoint {
             link,
@@ -305,6 +318,10 @@ async fn run_session<T: PacketDevice>(
     }
     .run(stream)
     .await;
+    if let Link::OpenVpn(client) = &link {
+        // `None` after AUTH_FAILED: the engine forgot a rejected token.
+        *parts.auth_token = client.auth_token();
+    }
     match end {
         SessionEnd::Fatal {
             authentication,

@@ -65,6 +65,9 @@ pub enum LinkLoss {
     Io(#[from] io::Error),
     #[error("{0}")]
     Server(String),
+    /// The server sent us to the next server of the list (`RESTART` with `N`).
+    #[error("{0}")]
+    NextServer(String),
     /// An OpenVPN connection that ended before the tunnel was up, with a guess at why.
     #[error("{0}")]
     Handshake(String),
@@ -135,7 +138,9 @@ pub struct Session<'a, 'e, T> {
 impl<T: PacketDevice> Session<'_, '_, T> {
     /// Runs until the connection is lost or shutdown is requested. Starts the link (simpletun:
     /// the bridge's link comes up at once; OpenVPN: the reset goes out).
-    pub async fn run<S: AsyncRead + AsyncWrite>(self, stream: S) -> SessionEnd {
+    /// Returns the link too, so the caller can read what outlives the connection (the OpenVPN
+    /// auth-token).
+    pub async fn run<S: AsyncRead + AsyncWrite>(self, stream: S) -> (SessionEnd, super::Link) {
         let Session {
             tun,
             mut endpoint,
@@ -149,10 +154,11 @@ impl<T: PacketDevice> Session<'_, '_, T> {
             end = pump(tun, &mut endpoint, buffers, tls, tcp_fd, shutdown, stream) => end,
             () = reconnect.notified() => SessionEnd::Reconnect,
         };
-        match end {
+        let end = match end {
             SessionEnd::Lost(loss) => SessionEnd::Lost(endpoint.explain_loss(loss)),
             other => other,
-        }
+        };
+        (end, endpoint.link)
     }
 }
 

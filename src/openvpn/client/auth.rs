@@ -33,7 +33,10 @@ pub struct UserPass {
 pub enum UserPassError {
     #[error("the username is empty")]
     EmptyUsername,
-    #[error("the {field} is {len} bytes long; OpenVPN servers accept at most {max}")]
+    #[error(
+        "the {field} is {len} bytes long; tapclient sends at most {max} (stock OpenVPN servers \
+         take 127, Debian's 4095)"
+    )]
     TooLong {
         field: &'static str,
         len: usize,
@@ -287,8 +290,8 @@ mod tests {
             err,
             UserPassError::TooLong {
                 field: "password",
-                len: 128,
-                max: 127
+                len: MAX_USER_PASS_LEN + 1,
+                max: MAX_USER_PASS_LEN
             }
         );
         assert!(UserPass::new("p".repeat(MAX_USER_PASS_LEN), String::new()).is_ok());

@@ -7,7 +7,7 @@
 
 use super::auth::{auth_failed_reaction, AuthReaction};
 use super::key_state::Stage;
-use super::Client;
+use super::{Client, Event};
 use crate::openvpn::push::{AuthFailure, ControlMessage, PushReply, PushedConfig, EXIT};
 
 impl Client {
@@ -33,6 +33,11 @@ impl Client {
                 }
                 ControlMessage::Halt { message } => {
                     self.fatal(false, format!("the server said HALT: {message}"))
+                }
+                ControlMessage::Restart { message, flags } if flags.next_server => {
+                    let reason = format!("the server sent us to the next server: {message}");
+                    self.events.push_back(Event::NextServer(reason));
+                    self.done = true;
                 }
                 ControlMessage::Restart { message, .. } => {
                     self.restart(&format!("the server asked us to reconnect: {message}"))

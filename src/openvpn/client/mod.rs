@@ -116,6 +116,8 @@ pub enum Event {
     /// This connection is over; reconnect (server `RESTART`, `ping-restart`, a handshake that
     /// did not finish in time, a TLS failure that retrying may fix).
     Restart(String),
+    /// The server sent `RESTART` with the `N` flag: reconnect, to the next server of the list.
+    NextServer(String),
     /// Stop for good: the server refused us (`AUTH_FAILED`, `HALT`, our certificate rejected) or
     /// failed authentication itself.
     Fatal {
