@@ -442,6 +442,7 @@ scenario_auth_user_pass() {
     [[ -n $msg ]] || scen_fail "rejected user: exit 4 but no AUTH_FAILED in the message: $(last_error_line)"
     ! scen_client_dev_exists || scen_fail "rejected user: $CLIENT_TUN left behind"
     ! grep -qF -- "$AUTH_PASS" "$CLIENT_LOG" || scen_fail "rejected user: tapclient logged the password"
+    local IFS=,
     scen_pass "server accepts $AUTH_USER: ${notes[*]}; user mallory: exit 4 after $(($(lab_now_ms) - t0)) ms, '$msg'; password never in tapclient's logs"
 }
 
