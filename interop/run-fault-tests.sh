@@ -58,8 +58,9 @@ AUTH_PASS='correct horse 7'
 # A remote nobody answers: routed to the server namespace, which does not forward (silently
 # dropped, so the TCP connect times out like a dead server's).
 DEAD_REMOTE=198.18.99.1
-# What tapclient logs when the tunnel is up, and per completed rekey.
-LOG_ESTABLISHED='tunnel established'
+# What tapclient logs when the tunnel is up (the state line; older builds: "tunnel
+# established"), and per completed rekey.
+LOG_ESTABLISHED='state [a-z]+ -> up|tunnel established'
 LOG_REKEYED='renegotiation complete'
 
 # ------------------------------------------------------------------ helpers (scenario context)
@@ -230,7 +231,7 @@ no_removals() {
 established_ms() {
     local line
     line=$(fault_nth_line "$CLIENT_LOG" "$LOG_ESTABLISHED" "$1")
-    [[ -n $line ]] || scen_fail "tapclient logged '$LOG_ESTABLISHED' fewer than $1 times"
+    [[ -n $line ]] || scen_fail "tapclient logged the tunnel up (/$LOG_ESTABLISHED/) fewer than $1 times"
     fault_log_ms "$line"
 }
 
@@ -276,7 +277,7 @@ scenario_server_restart() {
     [[ $(fault_iface_state "$CLIENT_TUN" "$OVPN_ROUTE_CIDR") == ok ]] || scen_fail "after recovery: $(fault_iface_state "$CLIENT_TUN" "$OVPN_ROUTE_CIDR")"
     xfers 5001
     stop_client
-    scen_pass "SIGKILL, ${SERVER_DOWN_S} s down, restart: $PING_NOTE; back $((T_BACK - t_srv)) ms after the server listened again; first reply $first ms after 'tunnel established' (server MAC $old_mac -> $new_mac); tc0, $OVPN_CLI_IP/24 and route $OVPN_ROUTE_CIDR present in $IFACE_SAMPLES samples while down, none removed; $XFER_NOTE"
+    scen_pass "SIGKILL, ${SERVER_DOWN_S} s down, restart: $PING_NOTE; back $((T_BACK - t_srv)) ms after the server listened again; first reply $first ms after tapclient logged the tunnel up (server MAC $old_mac -> $new_mac); tc0, $OVPN_CLI_IP/24 and route $OVPN_ROUTE_CIDR present in $IFACE_SAMPLES samples while down, none removed; $XFER_NOTE"
 }
 
 # The client's underlay link down for LINK_DOWN_S; the server pushes ping 2, ping-restart 10.
@@ -301,7 +302,7 @@ scenario_link_down() {
     no_removals
     xfers 5001
     stop_client
-    scen_pass "link down ${LINK_DOWN_S} s: ping-restart after ${restart_ms} ms ('$(log_msg 90 <<<"$restart_line")'); $PING_NOTE; back $((T_BACK - t_up)) ms after the link came up; tc0/address/route kept; $XFER_NOTE"
+    scen_pass "link down ${LINK_DOWN_S} s: ping-restart after ${restart_ms} ms ('${restart_line#*lost: }'); $PING_NOTE; back $((T_BACK - t_up)) ms after the link came up; tc0/address/route kept; $XFER_NOTE"
 }
 
 # A TCP RST toward tapclient: the server namespace answers the client's next segment on the
@@ -328,7 +329,7 @@ EOF
     await_recovery "$t_fault" 30 "after the reset"
     finish_ping "$t_fault"
     no_removals
-    lost=$(grep -m1 -E 'lost' "$CLIENT_LOG" | log_msg 100 || true)
+    lost=$(grep -m1 -E 'lost' "$CLIENT_LOG" | sed 's/.*lost: //' | cut -c1-100 || true)
     [[ -n $lost ]] || scen_fail "tapclient recovered but logged no lost link"
     [[ $(client_port) != "$port" ]] || scen_fail "still on the old TCP connection (port $port)"
     xfers 5001
@@ -346,9 +347,9 @@ scenario_second_remote() {
     write_config "$SCEN_DIR/client.toml" "remote=$DEAD_REMOTE:$OVPN_PORT,$SRV_UNDERLAY:$OVPN_PORT"
     client_up "$SCEN_DIR/client.toml"
     local first second gave_up t_first t_gave t_second t_est
-    first=$(grep -m1 -E "connecting .*$DEAD_REMOTE" "$CLIENT_LOG" || true)
-    gave_up=$(grep -E "$DEAD_REMOTE" "$CLIENT_LOG" | grep -v 'connecting' | head -n 1 || true)
-    second=$(grep -m1 -E "connecting .*$SRV_UNDERLAY:$OVPN_PORT" "$CLIENT_LOG" || true)
+    first=$(grep -m1 -E "connecting(:| remote=) ?$DEAD_REMOTE:" "$CLIENT_LOG" || true)
+    gave_up=$(grep -m1 -E "(no connection|cannot connect|timed? ?out|unreachable).*$DEAD_REMOTE:" "$CLIENT_LOG" || true)
+    second=$(grep -m1 -E "connecting(:| remote=) ?$SRV_UNDERLAY:$OVPN_PORT" "$CLIENT_LOG" || true)
     [[ -n $first ]] || scen_fail "tapclient never tried the first remote $DEAD_REMOTE: $(last_error_line)"
     [[ -n $second ]] || scen_fail "tapclient never logged connecting to $SRV_UNDERLAY:$OVPN_PORT"
     [[ -n $gave_up ]] || scen_fail "tapclient logged no failure for $DEAD_REMOTE"
@@ -362,7 +363,7 @@ scenario_second_remote() {
     scen_pings_both_ways 3
     xfers 5001
     stop_client
-    scen_pass "remote = [$DEAD_REMOTE (silent), $SRV_UNDERLAY]: gave up the first after $((t_gave - t_first)) ms ('$(log_msg 80 <<<"$gave_up")'), the second tried $((t_second - t_gave)) ms later, tunnel established $((t_est - t_first)) ms after the first attempt (first ping ${UP_MS} ms after start); $PING_NOTE; $XFER_NOTE"
+    scen_pass "remote = [$DEAD_REMOTE (silent), $SRV_UNDERLAY]: gave up the first after $((t_gave - t_first)) ms ('$(log_msg 200 <<<"$gave_up" | sed 's/.*-> [a-z ]*: //')'), the second tried $((t_second - t_gave)) ms later, tunnel established $((t_est - t_first)) ms after the first attempt (first ping ${UP_MS} ms after start); $PING_NOTE; $XFER_NOTE"
 }
 
 # reneg_sec = 10 on the client (the server never starts one: reneg-sec 0) for RENEG_MINUTES.
