@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::client::{exchange, fast_reconnect, start_client, stop, CLIENT_MAC, WAIT};
+use common::client::{
+    exchange, fast_reconnect, local, start_client, start_client_to, stop, CLIENT_MAC, WAIT,
+};
 use common::lan_peer::{self, CLIENT_IP};
 use tapclient::driver::DriverError;
 use tokio::net::TcpListener;
@@ -66,6 +68,94 @@ async fn reconnects_after_the_server_drops_and_announces_itself_again() {
     }
     let stats = stop(client).await;
     assert!(stats.reconnects >= 1, "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_dead_first_server_is_followed_by_the_second() {
+    // A port with nothing listening: bind, learn the port, close.
+    let dead = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        lan_peer::serve(stream, 1).await.unwrap()
+    });
+    let mut reconnect = fast_reconnect();
+    reconnect.first_connect_attempts = 1;
+    let mut client = start_client_to(vec![local(dead_port), local(port)], None, reconnect);
+    exchange(&mut client, &lan_peer::udp_packet(b"via the second server")).await;
+    let seen = tokio::time::timeout(WAIT, server).await.unwrap().unwrap();
+    assert_eq!(seen.reflected, 1);
+    stop(client).await;
+}
+
+#[tokio::test]
+async fn every_server_dead_gives_up_after_the_rounds() {
+    let mut ports = Vec::new();
+    for _ in 0..2 {
+        let dead = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        ports.push(dead.local_addr().unwrap().port());
+    }
+    // The listeners are dropped here: nothing listens on either port.
+    let mut reconnect = fast_reconnect();
+    reconnect.first_connect_attempts = 2;
+    let client = start_client_to(ports.iter().map(|&p| local(p)).collect(), None, reconnect);
+    let (result, stats) = tokio::time::timeout(WAIT, client.task)
+        .await
+        .unwrap()
+        .unwrap();
+    match result {
+        Err(DriverError::Unreachable {
+            remotes, attempts, ..
+        }) => {
+            assert_eq!(remotes.len(), 2);
+            assert_eq!(attempts, 2, "two rounds over both servers");
+        }
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+    assert_eq!(stats.connects, 0);
+}
+
+#[tokio::test]
+async fn a_reconnect_request_reloads_and_reconnects_at_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(async move {
+        // The first connection stays open: only the request can end it.
+        let (first, _) = listener.accept().await.unwrap();
+        let first = tokio::spawn(lan_peer::serve(first, usize::MAX));
+        first_tx.send(()).unwrap();
+        let (second, _) = listener.accept().await.unwrap();
+        let seen = lan_peer::serve(second, 1).await.unwrap();
+        let first = first.await.unwrap().unwrap();
+        (first, seen)
+    });
+    let mut reconnect = fast_reconnect();
+    // A backoff delay would show: the request must skip it.
+    reconnect.initial_delay = std::time::Duration::from_secs(30);
+    reconnect.max_delay = std::time::Duration::from_secs(30);
+    let mut client = start_client(port, None, reconnect);
+    first_rx.await.unwrap();
+    exchange(&mut client, &lan_peer::udp_packet(b"first")).await;
+    client.reconnect.notify_one();
+    exchange(&mut client, &lan_peer::udp_packet(b"second")).await;
+    let (first, second) = tokio::time::timeout(WAIT, server).await.unwrap().unwrap();
+    assert!(first.reflected >= 1 && second.reflected == 1);
+    assert_eq!(
+        second.gratuitous.len(),
+        1,
+        "announced again on the new link"
+    );
+    assert_eq!(
+        client.reloads.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "credentials re-read once"
+    );
+    let stats = stop(client).await;
+    assert_eq!(stats.reconnects, 1, "{stats:?}");
 }
 
 #[tokio::test]

@@ -41,7 +41,6 @@ fn client_tls(pki: &Pki, pkcs12: &Path) -> TlsSetup {
         tapclient::credentials::load_pkcs12(&settings.pkcs12, &settings.password).unwrap();
     TlsSetup {
         config: tapclient::tls::client_config(&ca, identity, None).unwrap(),
-        server_name: tapclient::tls::server_name("127.0.0.1"),
         settings,
     }
 }

@@ -15,13 +15,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{exit, Cli, Command};
 use crate::config::{self, Config, ConfigError, TlsConfig};
+use crate::credentials::PromptCache;
 use crate::credentials::{self, CredentialsError};
-use crate::driver::{self, DriverConfig, DriverError, Protocol, RunStats, TlsSetup};
+use crate::driver::{
+    self, Controls, DriverConfig, DriverError, Protocol, Reload, RunStats, TlsSetup,
+};
 use crate::ether::Bridge;
 use crate::netcfg::{InterfaceSettings, NetcfgError};
 use crate::tls::{self, TlsError};
 use crate::tun::{OsTun, TunError};
-use netsetup::NetSetup;
+use netsetup::{NetSetup, RoutePolicy};
 
 /// Everything that stops the program, sorted by who can fix it (see the exit codes in `cli`).
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +121,14 @@ fn check(path: &Path) -> Result<(), AppError> {
         config::Protocol::Simpletun => "simpletun",
         config::Protocol::OpenVpn => "openvpn",
     };
-    println!("server: {} ({protocol_name})", config.server.remote);
+    for (i, remote) in config.server.remotes.iter().enumerate() {
+        let order = if config.server.remotes.len() > 1 {
+            format!(" #{}", i + 1)
+        } else {
+            String::new()
+        };
+        println!("server{order}: {remote} ({protocol_name})");
+    }
     println!(
         "ethernet: mac {}{}",
         config.ethernet.mac,
@@ -141,7 +151,9 @@ fn check(path: &Path) -> Result<(), AppError> {
                 tls_config.ca.display(),
                 ca.len()
             );
-            let identity = credentials::load_pkcs12(&tls_config.pkcs12, &tls_config.password)?;
+            let cache = PromptCache::default();
+            let identity =
+                credentials::load_pkcs12_cached(&tls_config.pkcs12, &tls_config.password, &cache)?;
             println!(
                 "tls: client certificate {}: subject {}, expires {}",
                 tls_config.pkcs12.display(),
@@ -152,7 +164,11 @@ fn check(path: &Path) -> Result<(), AppError> {
             // opening the PKCS#12 twice (a second password prompt).
             let client = tls::client_config(&ca, identity, tls_config.verify_name.as_deref())?;
             if let Some(openvpn) = &config.openvpn {
-                self::openvpn::settings(&config, openvpn, client)?;
+                self::openvpn::settings(&config, openvpn, client, &cache)?;
+                if let Some(login) = &openvpn.auth_user_pass {
+                    let login = credentials::load_user_pass(login, &cache)?;
+                    println!("auth-user-pass: username {}", login.username);
+                }
             }
         }
     }
@@ -182,9 +198,13 @@ fn check(path: &Path) -> Result<(), AppError> {
     Ok(())
 }
 
-fn client_tls(tls_config: &TlsConfig) -> Result<Arc<rustls::ClientConfig>, AppError> {
+fn client_tls(
+    tls_config: &TlsConfig,
+    cache: &PromptCache,
+) -> Result<Arc<rustls::ClientConfig>, AppError> {
     let ca = credentials::load_ca(&tls_config.ca)?;
-    let identity = credentials::load_pkcs12(&tls_config.pkcs12, &tls_config.password)?;
+    let identity =
+        credentials::load_pkcs12_cached(&tls_config.pkcs12, &tls_config.password, cache)?;
     tracing::info!(subject = %identity.subject(), expires = %identity.not_after(), "client certificate");
     Ok(tls::client_config(
         &ca,
@@ -193,12 +213,17 @@ fn client_tls(tls_config: &TlsConfig) -> Result<Arc<rustls::ClientConfig>, AppEr
     )?)
 }
 
-/// How to talk to the server: the protocol, and TLS around the stream (simpletun only).
-fn protocol(config: &Config) -> Result<(Protocol, Option<TlsSetup>), AppError> {
+/// How to talk to the server: the protocol, and TLS around the stream (simpletun only). Reads
+/// every credential file; what the terminal was asked for once comes from `cache`.
+fn protocol(
+    config: &Config,
+    cache: &PromptCache,
+) -> Result<(Protocol, Option<TlsSetup>), AppError> {
     let tls_files = config.tls.as_ref();
     match (&config.openvpn, tls_files) {
         (Some(openvpn), Some(files)) => {
-            let settings = self::openvpn::settings(config, openvpn, client_tls(files)?)?;
+            let client = client_tls(files, cache)?;
+            let settings = self::openvpn::settings(config, openvpn, client, cache)?;
             let protocol = Protocol::OpenVpn {
                 settings: Arc::new(settings),
                 tls_files: files.clone(),
@@ -208,8 +233,7 @@ fn protocol(config: &Config) -> Result<(Protocol, Option<TlsSetup>), AppError> {
         (Some(_), None) => Err(AppError::OpenVpnWithoutTls),
         (None, Some(files)) => {
             let setup = TlsSetup {
-                config: client_tls(files)?,
-                server_name: tls::server_name(&config.server.remote.host),
+                config: client_tls(files, cache)?,
                 settings: files.clone(),
             };
             Ok((Protocol::Simpletun, Some(setup)))
@@ -226,21 +250,52 @@ fn protocol(config: &Config) -> Result<(Protocol, Option<TlsSetup>), AppError> {
 /// `tapclient --config FILE`: run the tunnel until SIGINT/SIGTERM.
 fn run(path: &Path) -> Result<(), AppError> {
     let config = config::load(path)?;
-    let (protocol, tls) = protocol(&config)?;
+    let cache = PromptCache::default();
+    let (protocol, tls) = protocol(&config, &cache)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(AppError::Runtime)?;
-    runtime.block_on(run_tunnel(&config, protocol, tls))
+    runtime.block_on(run_tunnel(&config, protocol, tls, &cache))
+}
+
+/// SIGHUP: re-read the credential files (the config file itself is not re-read).
+struct CredentialReload<'a> {
+    config: &'a Config,
+    cache: &'a PromptCache,
+}
+
+impl Reload for CredentialReload<'_> {
+    fn reload(&mut self, driver: &mut DriverConfig) -> Result<(), String> {
+        let (protocol, tls) = protocol(self.config, self.cache).map_err(|e| error_chain(&e))?;
+        driver.protocol = protocol;
+        driver.tls = tls;
+        Ok(())
+    }
 }
 
 async fn run_tunnel(
     config: &Config,
     protocol: Protocol,
     tls: Option<TlsSetup>,
+    cache: &PromptCache,
 ) -> Result<(), AppError> {
     let mut tun = OsTun::open(config.tun.name.as_deref())?;
-    let mut net = NetSetup::new(tun.name().to_owned(), config.tun.mtu, config.ethernet.mac);
+    let policy = config
+        .openvpn
+        .as_ref()
+        .map(|o| RoutePolicy {
+            nopull: o.route_nopull,
+            routes: o.routes.clone(),
+            redirect_gateway: o.redirect_gateway,
+        })
+        .unwrap_or_default();
+    let mut net = NetSetup::new(
+        tun.name().to_owned(),
+        config.tun.mtu,
+        config.ethernet.mac,
+        policy,
+    );
     // simpletun: nothing is pushed, the interface is configured now; OpenVPN: on the push.
     if let Some(ip) = &config.ip {
         net.apply(InterfaceSettings {
@@ -253,9 +308,9 @@ async fn run_tunnel(
         })?;
     }
     let mut bridge = net.bridge_config().map(Bridge::new);
-    let driver_config = DriverConfig {
+    let mut driver_config = DriverConfig {
         protocol,
-        remote: config.server.remote.clone(),
+        remotes: config.server.remotes.clone(),
         tls,
         connect_timeout: config.server.connect_timeout,
         max_record: config.server.max_record,
@@ -263,14 +318,21 @@ async fn run_tunnel(
         reconnect: config.reconnect.clone(),
     };
     let shutdown = CancellationToken::new();
-    let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
+    let reconnect = Arc::new(tokio::sync::Notify::new());
+    let signals = tokio::spawn(handle_signals(shutdown.clone(), reconnect.clone()));
     let mut stats = RunStats::default();
+    let mut reload = CredentialReload { config, cache };
+    let controls = Controls {
+        shutdown: &shutdown,
+        reconnect: &reconnect,
+        reload: &mut reload,
+    };
     let result = driver::run(
-        &driver_config,
+        &mut driver_config,
         &mut tun,
         &mut bridge,
         &mut net,
-        &shutdown,
+        controls,
         &mut stats,
     )
     .await;
@@ -313,21 +375,30 @@ fn summary(stats: &RunStats, eth: &crate::ether::Counters) -> String {
     line
 }
 
-/// Cancels `shutdown` on SIGINT or SIGTERM.
-async fn wait_for_signal(shutdown: CancellationToken) {
+/// Cancels `shutdown` on SIGINT or SIGTERM; notifies `reconnect` on every SIGHUP.
+async fn handle_signals(shutdown: CancellationToken, reconnect: Arc<tokio::sync::Notify>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) else {
         tracing::error!(
             "cannot install signal handlers; stop tapclient with SIGKILL only as a last resort"
         );
         return;
     };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: disconnecting"),
-        _ = int.recv() => tracing::info!("SIGINT: disconnecting"),
+    loop {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: disconnecting"),
+            _ = int.recv() => tracing::info!("SIGINT: disconnecting"),
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reconnecting with freshly read credentials");
+                reconnect.notify_one();
+                continue;
+            }
+        }
+        shutdown.cancel();
+        return;
     }
-    shutdown.cancel();
 }

@@ -5,10 +5,53 @@ use crate::driver::Configure;
 use crate::ether::{BridgeConfig, MacAddr};
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::ether::Ipv4Cidr;
 use crate::netcfg::{
     self, underlay, InterfaceSettings, Journal, NetcfgError, Os, Redirect, UnderlayRoute,
 };
-use crate::openvpn::push::{PushedConfig, RouteGateway, RouteVia};
+use crate::openvpn::push::{PushedConfig, RedirectGateway, Route, RouteGateway, RouteVia};
+
+/// The user's say over pushed routes (OpenVPN's client-side `route-nopull`, `route`,
+/// `redirect-gateway`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoutePolicy {
+    /// Ignore the pushed routes and redirect-gateway (the address is still taken).
+    pub nopull: bool,
+    /// Networks routed into the tunnel via the pushed route-gateway, besides the pushed ones.
+    pub routes: Vec<Ipv4Cidr>,
+    /// Redirect the IPv4 default route (def1) whatever the server pushes.
+    pub redirect_gateway: bool,
+}
+
+impl RoutePolicy {
+    /// `pushed` as this policy amends it.
+    pub fn amend(&self, pushed: &PushedConfig) -> PushedConfig {
+        let mut amended = pushed.clone();
+        if self.nopull {
+            if !amended.routes.is_empty() || amended.redirect_gateway.is_some() {
+                tracing::info!("route_nopull: ignoring the server's routes and redirect-gateway");
+            }
+            amended.routes.clear();
+            amended.redirect_gateway = None;
+        }
+        for &network in &self.routes {
+            if !amended.routes.iter().any(|r| r.network.trunc() == network) {
+                amended.routes.push(Route {
+                    network,
+                    gateway: None,
+                    metric: None,
+                });
+            }
+        }
+        if self.redirect_gateway && !matches!(&amended.redirect_gateway, Some(r) if !r.no_ipv4) {
+            amended.redirect_gateway = Some(RedirectGateway {
+                def1: true,
+                ..RedirectGateway::default()
+            });
+        }
+        amended
+    }
+}
 
 /// The interface as configured so far, and the journal that can take it back.
 pub struct NetSetup {
@@ -17,16 +60,18 @@ pub struct NetSetup {
     /// The MTU the user configured: the most we use, whatever the server pushes.
     mtu: u16,
     mac: MacAddr,
+    policy: RoutePolicy,
     applied: Option<InterfaceSettings>,
 }
 
 impl NetSetup {
-    pub fn new(ifname: String, mtu: u16, mac: MacAddr) -> NetSetup {
+    pub fn new(ifname: String, mtu: u16, mac: MacAddr, policy: RoutePolicy) -> NetSetup {
         NetSetup {
             journal: Journal::new(),
             ifname,
             mtu,
             mac,
+            policy,
             applied: None,
         }
     }
@@ -76,6 +121,8 @@ impl Configure for NetSetup {
         pushed: &PushedConfig,
         server: Option<IpAddr>,
     ) -> Result<BridgeConfig, String> {
+        let amended = self.policy.amend(pushed);
+        let pushed = &amended;
         let underlay = match (server, redirects_ipv4(pushed)) {
             (Some(IpAddr::V4(server)), true) => {
                 let route = underlay::lookup(server)
@@ -163,6 +210,41 @@ pub fn from_push(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_policy_amends_the_push() {
+        let pushed = push(&[
+            "route 10.77.0.0 255.255.255.0",
+            "redirect-gateway def1",
+            "route-gateway 10.99.0.1",
+            "ifconfig 10.99.0.2 255.255.255.0",
+        ]);
+        let nopull = RoutePolicy {
+            nopull: true,
+            routes: vec!["10.5.0.0/16".parse().unwrap()],
+            redirect_gateway: false,
+        };
+        let s = from_push("tc0", 1500, &nopull.amend(&pushed), None).unwrap();
+        let routes: Vec<String> = s.routes.iter().map(ToString::to_string).collect();
+        assert_eq!(routes, ["10.5.0.0/16"]);
+        assert_eq!(s.redirect, None);
+        assert_eq!(
+            s.address.to_string(),
+            "10.99.0.2/24",
+            "the address is still taken"
+        );
+        let redirect = RoutePolicy {
+            redirect_gateway: true,
+            ..RoutePolicy::default()
+        };
+        let plain = push(&[
+            "route-gateway 10.99.0.1",
+            "ifconfig 10.99.0.2 255.255.255.0",
+        ]);
+        let s = from_push("tc0", 1500, &redirect.amend(&plain), None).unwrap();
+        assert_eq!(s.redirect, Some(Redirect { server: None }));
+        assert_eq!(RoutePolicy::default().amend(&pushed), pushed);
+    }
 
     fn push(options: &[&str]) -> PushedConfig {
         PushedConfig::from_options(options).unwrap()

@@ -33,6 +33,8 @@ pub enum OpenVpnSetupError {
     Cipher(String),
     #[error("cannot build the peer-info block: {0}")]
     PeerInfo(String),
+    #[error(transparent)]
+    Login(#[from] crate::credentials::CredentialsError),
 }
 
 /// The engine settings for `config` (which must be an OpenVPN config with `[tls]`).
@@ -40,7 +42,14 @@ pub fn settings(
     config: &Config,
     openvpn: &OpenVpnConfig,
     tls: Arc<rustls::ClientConfig>,
+    cache: &crate::credentials::PromptCache,
 ) -> Result<Settings, OpenVpnSetupError> {
+    // The engine takes the login once it sends it; until then it is only checked here.
+    let _login = openvpn
+        .auth_user_pass
+        .as_ref()
+        .map(|login| crate::credentials::load_user_pass(login, cache))
+        .transpose()?;
     let wrap_keys = wrap_keys(&openvpn.wrap)?;
     let ciphers = openvpn
         .ciphers
@@ -66,7 +75,7 @@ pub fn settings(
     peer_info.proto = IvProto::new(openvpn.key_derivation == KeyDerivation::Auto);
     Ok(Settings {
         tls,
-        server_name: crate::tls::server_name(&config.server.remote.host),
+        server_name: crate::tls::server_name(&config.server.remote().host),
         wrap_keys,
         options: options.to_options_string(),
         peer_info: peer_info

@@ -91,16 +91,7 @@ pub(super) fn resolve_ip(raw: Spanned<RawIp>, cx: &Context<'_>) -> Result<IpConf
             return Err(cx.invalid(list.span(), "ip.routes", problem));
         }
         for item in list.into_inner() {
-            let span = item.span();
-            let route = parse_cidr(item, "ip.routes", cx)?;
-            if route != route.trunc() {
-                let problem = Problem::HostBitsSet {
-                    route,
-                    suggestion: route.trunc(),
-                };
-                return Err(cx.invalid(span, "ip.routes", problem));
-            }
-            routes.push(route);
+            routes.push(parse_route(item, "ip.routes", cx)?);
         }
     }
     Ok(IpConfig {
@@ -108,6 +99,24 @@ pub(super) fn resolve_ip(raw: Spanned<RawIp>, cx: &Context<'_>) -> Result<IpConf
         gateway,
         routes,
     })
+}
+
+/// A network to route, `10.20.0.0/16`: host bits must be clear.
+pub(super) fn parse_route(
+    value: Spanned<String>,
+    key: &str,
+    cx: &Context<'_>,
+) -> Result<Ipv4Cidr, ConfigError> {
+    let span = value.span();
+    let route = parse_cidr(value, key, cx)?;
+    if route != route.trunc() {
+        let problem = Problem::HostBitsSet {
+            route,
+            suggestion: route.trunc(),
+        };
+        return Err(cx.invalid(span, key, problem));
+    }
+    Ok(route)
 }
 
 fn parse_cidr(

@@ -171,8 +171,8 @@ first_connect_attempts = 0
         assert_eq!(config.source, PathBuf::from("/etc/tapclient/office.toml"));
         let server = &config.server;
         assert_eq!(server.protocol, Protocol::Simpletun);
-        assert_eq!(server.remote.host, "fd00::1");
-        assert_eq!(server.remote.port, 4443);
+        assert_eq!(server.remote().host, "fd00::1");
+        assert_eq!(server.remote().port, 4443);
         assert_eq!(server.connect_timeout, Duration::from_millis(2500));
         assert_eq!(server.max_record, SIMPLETUN_MAX_RECORD);
         let tls = config.tls.as_ref().unwrap();
@@ -201,7 +201,7 @@ first_connect_attempts = 0
     #[test]
     fn absent_keys_take_their_defaults() {
         let config = parse(MINIMAL, Path::new("/etc/tapclient/lab.toml")).unwrap();
-        assert_eq!(config.server.remote.port, SIMPLETUN_DEFAULT_PORT);
+        assert_eq!(config.server.remote().port, SIMPLETUN_DEFAULT_PORT);
         assert_eq!(config.server.connect_timeout, Duration::from_secs(10));
         assert!(config.tls.is_none());
         assert_eq!(config.tun.name, None);
@@ -368,7 +368,7 @@ max_delay = 120
         let config = parse(FULL_OPENVPN, Path::new("/etc/tapclient/office.toml")).unwrap();
         let server = &config.server;
         assert_eq!(server.protocol, Protocol::OpenVpn);
-        assert_eq!(server.remote.to_string(), "vpn.example.com:1194");
+        assert_eq!(server.remote().to_string(), "vpn.example.com:1194");
         assert_eq!(server.connect_timeout, Duration::from_secs(5));
         assert_eq!(server.max_record, OPENVPN_MAX_RECORD);
         let tls = config.tls.as_ref().unwrap();
@@ -410,7 +410,7 @@ max_delay = 120
         let openvpn = parse(blocks[0], source).unwrap();
         let wrap = &openvpn.openvpn.as_ref().unwrap().wrap;
         assert!(matches!(wrap, ControlWrap::TlsCrypt { .. }), "{wrap:?}");
-        assert_eq!(openvpn.server.remote.port, OPENVPN_DEFAULT_PORT);
+        assert_eq!(openvpn.server.remote().port, OPENVPN_DEFAULT_PORT);
         let simpletun = parse(blocks[1], source).unwrap();
         assert_eq!(simpletun.tun.name.as_deref(), Some("tap0"));
         assert_eq!(simpletun.ip.unwrap().routes.len(), 2);
@@ -426,11 +426,11 @@ max_delay = 120
             .as_ref()
             .expect("the TLS example has a [tls] section");
         assert_eq!(tls_section.ca, examples.join("ca.crt"));
-        assert_eq!(tls.server.remote.to_string(), "vpn.example.com:55555");
+        assert_eq!(tls.server.remote().to_string(), "vpn.example.com:55555");
         assert_eq!(tls.ip.unwrap().routes.len(), 2);
         let plain = load(&examples.join("simpletun-plain.toml")).unwrap();
         assert!(plain.tls.is_none());
-        assert_eq!(plain.server.remote.port, SIMPLETUN_DEFAULT_PORT);
+        assert_eq!(plain.server.remote().port, SIMPLETUN_DEFAULT_PORT);
     }
 
     #[test]
@@ -438,7 +438,7 @@ max_delay = 120
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples");
         let config = load(&examples.join("openvpn-office.toml")).unwrap();
         assert_eq!(config.server.protocol, Protocol::OpenVpn);
-        assert_eq!(config.server.remote.to_string(), "vpn.example.com:1194");
+        assert_eq!(config.server.remote().to_string(), "vpn.example.com:1194");
         assert_eq!(config.tls.unwrap().verify_name.as_deref(), Some("server"));
         assert!(config.ip.is_none());
         let openvpn = config.openvpn.unwrap();

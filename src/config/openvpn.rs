@@ -7,15 +7,17 @@
 //! tls-auth) name both keys involved.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use toml::Spanned;
 
 use super::error::{ConfigError, Problem};
-use super::lan::resolve_ip;
-use super::raw::{Int, RawIp, RawOpenVpn};
-use super::resolve::Context;
+use super::lan::{parse_route, resolve_ip};
+use super::raw::{Int, RawAuthUserPass, RawIp, RawOpenVpn, Seconds};
+use super::resolve::{password_source, Context};
 use super::types::{
-    AuthDigest, ControlWrap, IpConfig, KeyDerivation, OpenVpnConfig, Protocol, OPENVPN_CIPHERS,
+    AuthDigest, AuthUserPass, CompressFraming, ControlWrap, IpConfig, KeyDerivation, OpenVpnConfig,
+    Protocol, OPENVPN_CBC_CIPHERS, OPENVPN_CIPHERS,
 };
 
 /// The longest `hand_window`: one hour.
@@ -23,19 +25,36 @@ const MAX_HAND_WINDOW: f64 = 3600.0;
 const HAND_WINDOW_RANGE: &str = "a number of seconds above 0 and at most 3600 (one hour)";
 /// What OpenVPN clients use (the server side uses 0).
 const DEFAULT_KEY_DIRECTION: u8 = 1;
-const CIPHER_NAMES: &str = "\"AES-256-GCM\", \"AES-128-GCM\" or \"CHACHA20-POLY1305\" \
-                            (the AEAD data ciphers tapclient implements)";
+const CIPHER_NAMES: &str = "\"AES-256-GCM\", \"AES-128-GCM\", \"CHACHA20-POLY1305\", \
+                            \"AES-256-CBC\" or \"AES-128-CBC\" (the data ciphers tapclient \
+                            implements)";
+/// The longest `reneg_sec`, `ping` and `ping_restart`: one day.
+const MAX_TIMER: f64 = 86_400.0;
+const COMPRESS_NAMES: &str = "\"comp-lzo\", \"lzo\", \"stub\", \"lz4\", \"stub-v2\" or \
+                              \"lz4-v2\" (the server's comp-lzo/compress setting; tapclient only \
+                              frames, it never compresses)";
+
+/// The sections whose use depends on the protocol.
+pub(super) struct ProtocolSections {
+    pub ip: Option<Spanned<RawIp>>,
+    pub openvpn: Option<Spanned<RawOpenVpn>>,
+    pub auth_user_pass: Option<Spanned<RawAuthUserPass>>,
+}
 
 /// `[ip]` and `[openvpn]` as `protocol` wants them, after checking that OpenVPN has `[tls]`
 /// (`has_tls`). `protocol_span` is where `server.protocol` is written.
 pub(super) fn protocol_sections(
     protocol: Protocol,
     protocol_span: &Range<usize>,
-    ip: Option<Spanned<RawIp>>,
-    openvpn: Option<Spanned<RawOpenVpn>>,
+    sections: ProtocolSections,
     has_tls: bool,
     cx: &Context<'_>,
 ) -> Result<(Option<IpConfig>, Option<OpenVpnConfig>), ConfigError> {
+    let ProtocolSections {
+        ip,
+        openvpn,
+        auth_user_pass,
+    } = sections;
     match protocol {
         Protocol::Simpletun => {
             if let Some(table) = openvpn {
@@ -43,6 +62,12 @@ pub(super) fn protocol_sections(
                            server.protocol = \"openvpn\"";
                 let problem = Problem::NotForProtocol { why };
                 return Err(cx.invalid(table.span(), "openvpn", problem));
+            }
+            if let Some(table) = auth_user_pass {
+                let why = "only used with protocol = \"openvpn\" (simpletun has no login); \
+                           remove [auth_user_pass]";
+                let problem = Problem::NotForProtocol { why };
+                return Err(cx.invalid(table.span(), "auth_user_pass", problem));
             }
             let ip = ip.ok_or_else(|| {
                 let example = "[ip] with address = \"10.98.0.2/24\"";
@@ -64,7 +89,11 @@ pub(super) fn protocol_sections(
                 };
                 return Err(cx.invalid(protocol_span.clone(), "tls", problem));
             }
-            Ok((None, Some(resolve_openvpn(openvpn, cx)?)))
+            let mut config = resolve_openvpn(openvpn, cx)?;
+            config.auth_user_pass = auth_user_pass
+                .map(|table| resolve_auth_user_pass(table, cx))
+                .transpose()?;
+            Ok((None, Some(config)))
         }
     }
 }
@@ -78,10 +107,18 @@ fn resolve_openvpn(
     let Some(raw) = raw.map(Spanned::into_inner) else {
         return Ok(defaults);
     };
-    let wrap = resolve_wrap(raw.tls_auth, raw.tls_crypt, raw.key_direction, raw.auth, cx)?;
+    let auth = match &raw.auth {
+        Some(value) => parse_digest(value, cx)?,
+        None => defaults.auth,
+    };
+    let wrap = resolve_wrap(raw.tls_auth, raw.tls_crypt, raw.key_direction, auth, cx)?;
     let ciphers = match raw.ciphers {
         Some(list) => resolve_ciphers(list, cx)?,
         None => defaults.ciphers,
+    };
+    let cipher = match raw.cipher {
+        None => None,
+        Some(value) => Some(cipher_name(&value, "openvpn.cipher", cx)?.to_owned()),
     };
     let key_derivation = match raw.key_derivation {
         None => defaults.key_derivation,
@@ -108,11 +145,120 @@ fn resolve_openvpn(
             "the time allowed for the handshake, like OpenVPN's hand-window",
         )?,
     };
+    let reneg = match &raw.reneg_sec {
+        None => defaults.reneg,
+        Some(value) if value.get_ref().0 == 0.0 => None,
+        Some(value) => Some(timer(value, "openvpn.reneg_sec", cx)?),
+    };
+    let ping = raw
+        .ping
+        .map(|value| timer(&value, "openvpn.ping", cx))
+        .transpose()?;
+    let ping_restart = raw
+        .ping_restart
+        .map(|value| timer(&value, "openvpn.ping_restart", cx))
+        .transpose()?;
+    let compress = raw
+        .compress
+        .map(|value| parse_compress(&value, cx))
+        .transpose()?;
+    let routes = match raw.routes {
+        None => Vec::new(),
+        Some(list) => list
+            .into_inner()
+            .into_iter()
+            .map(|item| parse_route(item, "openvpn.routes", cx))
+            .collect::<Result<_, _>>()?,
+    };
     Ok(OpenVpnConfig {
         wrap,
         ciphers,
+        cipher,
+        auth,
         key_derivation,
         hand_window,
+        reneg,
+        ping,
+        ping_restart,
+        compress,
+        route_nopull: raw.route_nopull.is_some_and(|v| *v.get_ref()),
+        routes,
+        redirect_gateway: raw.redirect_gateway.is_some_and(|v| *v.get_ref()),
+        auth_user_pass: None,
+    })
+}
+
+/// A keepalive or renegotiation interval: above 0, at most a day.
+fn timer(value: &Spanned<Seconds>, key: &str, cx: &Context<'_>) -> Result<Duration, ConfigError> {
+    cx.seconds_up_to(
+        value,
+        key,
+        MAX_TIMER,
+        "a number of seconds above 0 and at most 86400 (reneg_sec also takes 0 = never)",
+        "like the OpenVPN option of the same name",
+    )
+}
+
+fn parse_compress(
+    value: &Spanned<String>,
+    cx: &Context<'_>,
+) -> Result<CompressFraming, ConfigError> {
+    match value.get_ref().to_ascii_lowercase().as_str() {
+        "comp-lzo" | "lzo" => Ok(CompressFraming::CompLzo),
+        "stub" | "lz4" => Ok(CompressFraming::Swap),
+        "stub-v2" | "lz4-v2" => Ok(CompressFraming::V2),
+        _ => {
+            let problem = Problem::UnknownValue {
+                value: value.get_ref().clone(),
+                expected: COMPRESS_NAMES,
+            };
+            Err(cx.invalid(value.span(), "openvpn.compress", problem))
+        }
+    }
+}
+
+/// `[auth_user_pass]`: `file`, or `username` with `password_file`/`password_env`; what is
+/// missing is asked for on the terminal at start.
+fn resolve_auth_user_pass(
+    raw: Spanned<RawAuthUserPass>,
+    cx: &Context<'_>,
+) -> Result<AuthUserPass, ConfigError> {
+    let raw = raw.into_inner();
+    if let Some(file) = &raw.file {
+        let clash = [
+            (raw.username.as_ref(), "auth_user_pass.username"),
+            (raw.password_file.as_ref(), "auth_user_pass.password_file"),
+        ]
+        .into_iter()
+        .find_map(|(value, key)| value.map(|v| (v.span(), key)));
+        if let Some((span, key)) = clash {
+            let (span, key, other) = if span.start > file.span().start {
+                (span, key, "auth_user_pass.file")
+            } else {
+                (file.span(), "auth_user_pass.file", key)
+            };
+            return Err(cx.invalid(span, key, Problem::Exclusive { other }));
+        }
+    }
+    if let Some(name) = raw.username.as_ref().filter(|n| n.get_ref().is_empty()) {
+        return Err(cx.invalid(name.span(), "auth_user_pass.username", Problem::Empty));
+    }
+    let password = password_source(
+        raw.password_file,
+        raw.password_env,
+        [
+            "auth_user_pass.password_file",
+            "auth_user_pass.password_env",
+        ],
+        cx,
+    )?;
+    Ok(AuthUserPass {
+        file: raw
+            .file
+            .map(|file| cx.path(file, "auth_user_pass.file"))
+            .transpose()?,
+        username: raw.username.map(Spanned::into_inner),
+        password,
     })
 }
 
@@ -121,7 +267,7 @@ fn resolve_wrap(
     tls_auth: Option<Spanned<String>>,
     tls_crypt: Option<Spanned<String>>,
     key_direction: Option<Spanned<Int>>,
-    auth: Option<Spanned<String>>,
+    digest: AuthDigest,
     cx: &Context<'_>,
 ) -> Result<ControlWrap, ConfigError> {
     match (tls_auth, tls_crypt) {
@@ -138,10 +284,6 @@ fn resolve_wrap(
                 Some(value) => parse_direction(&value, cx)?,
                 None => DEFAULT_KEY_DIRECTION,
             };
-            let digest = match auth {
-                Some(value) => parse_digest(&value, cx)?,
-                None => AuthDigest::Sha1,
-            };
             Ok(ControlWrap::TlsAuth {
                 key: cx.path(key, "openvpn.tls_auth")?,
                 direction: Some(direction),
@@ -150,7 +292,7 @@ fn resolve_wrap(
         }
         (None, crypt_key) => {
             let with_crypt = crypt_key.is_some();
-            if let Some(err) = stray_tls_auth_option(key_direction, auth, with_crypt, cx) {
+            if let Some(err) = stray_key_direction(key_direction, with_crypt, cx) {
                 return Err(err);
             }
             match crypt_key {
@@ -163,38 +305,23 @@ fn resolve_wrap(
     }
 }
 
-/// The error for `key_direction` or `auth` without `tls_auth` (the first one written), if any.
-fn stray_tls_auth_option(
+/// The error for `key_direction` without `tls_auth`, if written.
+fn stray_key_direction(
     key_direction: Option<Spanned<Int>>,
-    auth: Option<Spanned<String>>,
     with_crypt: bool,
     cx: &Context<'_>,
 ) -> Option<ConfigError> {
-    let direction = key_direction.map(|value| {
-        let hint = if with_crypt {
-            "tls-crypt uses fixed key directions; remove openvpn.key_direction"
-        } else {
-            "add openvpn.tls_auth (the server's tls-auth key) or remove openvpn.key_direction"
-        };
-        (value.span(), "openvpn.key_direction", hint)
-    });
-    let auth = auth.map(|value| {
-        let hint = if with_crypt {
-            "tls-crypt always uses HMAC-SHA256; remove openvpn.auth"
-        } else {
-            "add openvpn.tls_auth (the server's tls-auth key) or remove openvpn.auth"
-        };
-        (value.span(), "openvpn.auth", hint)
-    });
-    let (span, key, hint) = [direction, auth]
-        .into_iter()
-        .flatten()
-        .min_by_key(|(span, _, _)| span.start)?;
+    let value = key_direction?;
+    let hint = if with_crypt {
+        "tls-crypt uses fixed key directions; remove openvpn.key_direction"
+    } else {
+        "add openvpn.tls_auth (the server's tls-auth key) or remove openvpn.key_direction"
+    };
     let problem = Problem::OnlyWith {
         other: "openvpn.tls_auth",
         hint,
     };
-    Some(cx.invalid(span, key, problem))
+    Some(cx.invalid(value.span(), "openvpn.key_direction", problem))
 }
 
 fn parse_direction(value: &Spanned<Int>, cx: &Context<'_>) -> Result<u8, ConfigError> {
@@ -236,25 +363,36 @@ fn resolve_ciphers(
     }
     let mut ciphers: Vec<String> = Vec::new();
     for item in list.into_inner() {
-        let name = OPENVPN_CIPHERS
-            .iter()
-            .find(|name| name.eq_ignore_ascii_case(item.get_ref()));
-        let problem = match name {
-            None => Problem::UnknownValue {
+        let name = cipher_name(&item, "openvpn.ciphers", cx)?;
+        if ciphers.iter().any(|seen| seen == name) {
+            let problem = Problem::Duplicate {
                 value: item.get_ref().clone(),
-                expected: CIPHER_NAMES,
-            },
-            Some(name) if ciphers.iter().any(|seen| seen == name) => Problem::Duplicate {
-                value: item.get_ref().clone(),
-            },
-            Some(name) => {
-                ciphers.push(name.to_string());
-                continue;
-            }
-        };
-        return Err(cx.invalid(item.span(), "openvpn.ciphers", problem));
+            };
+            return Err(cx.invalid(item.span(), "openvpn.ciphers", problem));
+        }
+        ciphers.push(name.to_string());
     }
     Ok(ciphers)
+}
+
+/// The canonical (upper-case) name of a supported data cipher.
+fn cipher_name(
+    value: &Spanned<String>,
+    key: &str,
+    cx: &Context<'_>,
+) -> Result<&'static str, ConfigError> {
+    OPENVPN_CIPHERS
+        .iter()
+        .chain(OPENVPN_CBC_CIPHERS.iter())
+        .find(|name| name.eq_ignore_ascii_case(value.get_ref()))
+        .copied()
+        .ok_or_else(|| {
+            let problem = Problem::UnknownValue {
+                value: value.get_ref().clone(),
+                expected: CIPHER_NAMES,
+            };
+            cx.invalid(value.span(), key, problem)
+        })
 }
 
 #[cfg(test)]

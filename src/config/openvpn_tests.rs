@@ -24,7 +24,7 @@ fn openvpn_of(text: &str) -> OpenVpnConfig {
 fn a_minimal_openvpn_config_takes_the_defaults() {
     let config = parse_ok(OPENVPN_MINIMAL);
     assert_eq!(config.server.protocol, Protocol::OpenVpn);
-    assert_eq!(config.server.remote.port, OPENVPN_DEFAULT_PORT);
+    assert_eq!(config.server.remote().port, OPENVPN_DEFAULT_PORT);
     assert_eq!(config.server.max_record, OPENVPN_MAX_RECORD);
     assert!(config.ip.is_none());
     assert_eq!(config.tun.mtu, 1500);
@@ -95,7 +95,7 @@ fn tls_auth_and_tls_crypt_are_exclusive() {
 }
 
 #[test]
-fn key_direction_and_auth_only_apply_with_tls_auth() {
+fn key_direction_only_applies_with_tls_auth_and_auth_always() {
     assert_eq!(
         message(&with_openvpn("key_direction = 1")),
         "office.toml:9: openvpn.key_direction: only applies together with `openvpn.tls_auth`; \
@@ -106,22 +106,20 @@ fn key_direction_and_auth_only_apply_with_tls_auth() {
         "office.toml:10: openvpn.key_direction: only applies together with `openvpn.tls_auth`; \
          tls-crypt uses fixed key directions; remove openvpn.key_direction"
     );
+    // `auth` is also the CBC data channel's HMAC: valid on its own, and shared with tls-auth.
     assert_eq!(
-        message(&with_openvpn("auth = \"SHA256\"")),
-        "office.toml:9: openvpn.auth: only applies together with `openvpn.tls_auth`; \
-         add openvpn.tls_auth (the server's tls-auth key) or remove openvpn.auth"
+        openvpn_of(&with_openvpn("auth = \"SHA256\"")).auth,
+        AuthDigest::Sha256
     );
-    assert_eq!(
-        message(&with_openvpn("auth = \"SHA256\"\ntls_crypt = \"tc.key\"")),
-        "office.toml:9: openvpn.auth: only applies together with `openvpn.tls_auth`; \
-         tls-crypt always uses HMAC-SHA256; remove openvpn.auth"
-    );
-    // Both stray: the first one written is reported.
-    let msg = message(&with_openvpn("auth = \"SHA1\"\nkey_direction = 1"));
-    assert!(
-        msg.starts_with("office.toml:9: openvpn.auth: only applies"),
-        "{msg}"
-    );
+    let both = openvpn_of(&with_openvpn("auth = \"sha512\"\ntls_auth = \"ta.key\""));
+    assert_eq!(both.auth, AuthDigest::Sha512);
+    assert!(matches!(
+        both.wrap,
+        ControlWrap::TlsAuth {
+            digest: AuthDigest::Sha512,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -161,13 +159,17 @@ fn ciphers_are_made_canonical_and_keep_their_order() {
 
 #[test]
 fn ciphers_must_be_known_distinct_and_not_empty() {
-    let text = with_openvpn("ciphers = [\n  \"AES-256-GCM\",\n  \"AES-256-CBC\",\n]");
+    let text = with_openvpn("ciphers = [\n  \"AES-256-GCM\",\n  \"BF-CBC\",\n]");
     assert_eq!(
         message(&text),
-        "office.toml:11: openvpn.ciphers: unknown value \"AES-256-CBC\"; expected one of \
-         \"AES-256-GCM\", \"AES-128-GCM\" or \"CHACHA20-POLY1305\" (the AEAD data ciphers \
-         tapclient implements)"
+        "office.toml:11: openvpn.ciphers: unknown value \"BF-CBC\"; expected one of \
+         \"AES-256-GCM\", \"AES-128-GCM\", \"CHACHA20-POLY1305\", \"AES-256-CBC\" or \
+         \"AES-128-CBC\" (the data ciphers tapclient implements)"
     );
+    let cbc = openvpn_of(&with_openvpn(
+        "ciphers = [\"aes-256-cbc\", \"AES-128-GCM\"]",
+    ));
+    assert_eq!(cbc.ciphers, ["AES-256-CBC", "AES-128-GCM"]);
     let text = with_openvpn("ciphers = [\n  \"AES-256-GCM\",\n  \"aes-256-gcm\",\n]");
     assert_eq!(
         message(&text),
@@ -262,8 +264,125 @@ fn simpletun_refuses_openvpn_and_still_requires_ip() {
 #[test]
 fn the_default_port_follows_the_protocol() {
     let text = OPENVPN_MINIMAL.replace("vpn.example.com", "[fd00::1]");
-    assert_eq!(parse_ok(&text).server.remote.to_string(), "[fd00::1]:1194");
+    assert_eq!(
+        parse_ok(&text).server.remote().to_string(),
+        "[fd00::1]:1194"
+    );
     let text = OPENVPN_MINIMAL.replace("vpn.example.com", "vpn.example.com:443");
-    assert_eq!(parse_ok(&text).server.remote.port, 443);
-    assert_eq!(parse_ok(MINIMAL).server.remote.port, SIMPLETUN_DEFAULT_PORT);
+    assert_eq!(parse_ok(&text).server.remote().port, 443);
+    assert_eq!(
+        parse_ok(MINIMAL).server.remote().port,
+        SIMPLETUN_DEFAULT_PORT
+    );
+}
+
+#[test]
+fn issue_4_keys_take_their_defaults() {
+    let config = parse_ok(OPENVPN_MINIMAL);
+    let openvpn = config.openvpn.unwrap();
+    assert_eq!(openvpn.cipher, None);
+    assert_eq!(openvpn.auth, AuthDigest::Sha1);
+    assert_eq!(openvpn.reneg, Some(Duration::from_secs(3600)));
+    assert_eq!((openvpn.ping, openvpn.ping_restart), (None, None));
+    assert_eq!(openvpn.compress, None);
+    assert!(!openvpn.route_nopull && !openvpn.redirect_gateway && openvpn.routes.is_empty());
+    assert_eq!(openvpn.auth_user_pass, None);
+    assert_eq!(
+        config.status_socket,
+        PathBuf::from("/run/tapclient/office.sock")
+    );
+}
+
+#[test]
+fn issue_4_keys_parse() {
+    let text = with_openvpn(
+        "cipher = \"aes-128-cbc\"\nreneg_sec = 0\nping = 10\nping_restart = 60\n\
+         compress = \"stub-v2\"\nroute_nopull = true\nroutes = [\"10.5.0.0/16\"]\n\
+         redirect_gateway = true\n[auth_user_pass]\nusername = \"alice\"\n\
+         password_env = \"VPN_PW\"\n[status]\nsocket = \"run/office.sock\"",
+    );
+    let config = parse_ok(&text);
+    assert_eq!(
+        config.status_socket,
+        PathBuf::from("/etc/tapclient/run/office.sock")
+    );
+    let openvpn = config.openvpn.unwrap();
+    assert_eq!(openvpn.cipher.as_deref(), Some("AES-128-CBC"));
+    assert_eq!(openvpn.reneg, None, "0 = never");
+    assert_eq!(openvpn.ping, Some(Duration::from_secs(10)));
+    assert_eq!(openvpn.ping_restart, Some(Duration::from_secs(60)));
+    assert_eq!(openvpn.compress, Some(CompressFraming::V2));
+    assert!(openvpn.route_nopull && openvpn.redirect_gateway);
+    assert_eq!(openvpn.routes, ["10.5.0.0/16".parse().unwrap()]);
+    assert_eq!(
+        openvpn.auth_user_pass,
+        Some(AuthUserPass {
+            file: None,
+            username: Some("alice".into()),
+            password: PasswordSource::Env("VPN_PW".into()),
+        })
+    );
+    for (value, framing) in [
+        ("comp-lzo", CompressFraming::CompLzo),
+        ("lzo", CompressFraming::CompLzo),
+        ("stub", CompressFraming::Swap),
+        ("LZ4", CompressFraming::Swap),
+        ("lz4-v2", CompressFraming::V2),
+    ] {
+        let config = openvpn_of(&with_openvpn(&format!("compress = \"{value}\"")));
+        assert_eq!(config.compress, Some(framing), "{value}");
+    }
+}
+
+#[test]
+fn issue_4_keys_are_checked() {
+    assert!(message(&with_openvpn("cipher = \"BF-CBC\""))
+        .starts_with("office.toml:9: openvpn.cipher: unknown value \"BF-CBC\""));
+    assert!(message(&with_openvpn("compress = \"zstd\""))
+        .starts_with("office.toml:9: openvpn.compress: unknown value \"zstd\""));
+    assert!(message(&with_openvpn("ping = 0"))
+        .starts_with("office.toml:9: openvpn.ping: 0 is out of range"));
+    assert_eq!(
+        message(&with_openvpn("routes = [\"10.5.1.0/16\"]")),
+        "office.toml:9: openvpn.routes: 10.5.1.0/16 has host bits set; did you mean 10.5.0.0/16?"
+    );
+    let login = |keys: &str| message(&format!("{OPENVPN_MINIMAL}[auth_user_pass]\n{keys}\n"));
+    assert_eq!(
+        login("file = \"a.auth\"\nusername = \"bob\""),
+        "office.toml:10: auth_user_pass.username: cannot be used together with \
+         `auth_user_pass.file`; keep only one of them"
+    );
+    assert!(login("password_env = \"A\"\npassword_file = \"p\"")
+        .starts_with("office.toml:10: auth_user_pass.password_file: cannot be used together"));
+    assert_eq!(
+        login("username = \"\""),
+        "office.toml:9: auth_user_pass.username: must not be empty"
+    );
+    let simpletun = format!("{MINIMAL}[auth_user_pass]\nusername = \"bob\"\n");
+    assert!(message(&simpletun).contains("auth_user_pass: only used with protocol = \"openvpn\""));
+}
+
+#[test]
+fn several_remotes_are_tried_in_order() {
+    let text = OPENVPN_MINIMAL.replace(
+        "remote = \"vpn.example.com\"",
+        "remote = [\"vpn1.example.com\", \"198.18.0.9:443\"]",
+    );
+    assert_ne!(text, OPENVPN_MINIMAL, "the fixture names vpn.example.com");
+    let remotes: Vec<String> = parse_ok(&text)
+        .server
+        .remotes
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(remotes, ["vpn1.example.com:1194", "198.18.0.9:443"]);
+    let dup = OPENVPN_MINIMAL.replace(
+        "remote = \"vpn.example.com\"",
+        "remote = [\"vpn\", \"vpn:1194\"]",
+    );
+    assert!(message(&dup).contains("server.remote: \"vpn:1194\" is listed more than once"));
+    let empty = OPENVPN_MINIMAL.replace("remote = \"vpn.example.com\"", "remote = []");
+    assert!(message(&empty).contains("server.remote: must not be empty"));
+    let bad = OPENVPN_MINIMAL.replace("remote = \"vpn.example.com\"", "remote = [\"vpn:0\"]");
+    assert!(message(&bad).contains("\"vpn:0\" is not a valid server address"));
 }

@@ -24,14 +24,16 @@ pub(super) struct RawConfig {
     pub ethernet: Option<Spanned<RawEthernet>>,
     pub ip: Option<Spanned<RawIp>>,
     pub openvpn: Option<Spanned<RawOpenVpn>>,
+    pub auth_user_pass: Option<Spanned<RawAuthUserPass>>,
     pub reconnect: Option<Spanned<RawReconnect>>,
+    pub status: Option<Spanned<RawStatus>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a [server] table")]
 pub(super) struct RawServer {
     pub protocol: Option<Spanned<String>>,
-    pub remote: Option<Spanned<String>>,
+    pub remote: Option<Spanned<RawRemotes>>,
     pub connect_timeout: Option<Spanned<Seconds>>,
 }
 
@@ -76,6 +78,64 @@ pub(super) struct RawOpenVpn {
     pub ciphers: Option<Spanned<Vec<Spanned<String>>>>,
     pub key_derivation: Option<Spanned<String>>,
     pub hand_window: Option<Spanned<Seconds>>,
+    pub cipher: Option<Spanned<String>>,
+    pub reneg_sec: Option<Spanned<Seconds>>,
+    pub ping: Option<Spanned<Seconds>>,
+    pub ping_restart: Option<Spanned<Seconds>>,
+    pub compress: Option<Spanned<String>>,
+    pub route_nopull: Option<Spanned<bool>>,
+    pub routes: Option<Spanned<Vec<Spanned<String>>>>,
+    pub redirect_gateway: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an [auth_user_pass] table")]
+pub(super) struct RawAuthUserPass {
+    pub file: Option<Spanned<String>>,
+    pub username: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<String>>,
+    pub password_env: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [status] table")]
+pub(super) struct RawStatus {
+    pub socket: Option<Spanned<String>>,
+}
+
+/// `server.remote` as written: one address, or a list tried in order.
+#[derive(Debug)]
+pub(super) enum RawRemotes {
+    One(String),
+    Many(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for RawRemotes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RemotesVisitor;
+
+        impl<'de> Visitor<'de> for RemotesVisitor {
+            type Value = RawRemotes;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a server address like \"vpn.example.com:1194\", or a list of them")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawRemotes, E> {
+                Ok(RawRemotes::One(v.to_owned()))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawRemotes, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<String>>()? {
+                    items.push(item);
+                }
+                Ok(RawRemotes::Many(items))
+            }
+        }
+
+        deserializer.deserialize_any(RemotesVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]

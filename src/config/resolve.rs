@@ -14,8 +14,8 @@ use toml::Spanned;
 
 use super::error::{ConfigError, Problem};
 use super::lan::resolve_ethernet;
-use super::openvpn::protocol_sections;
-use super::raw::{line_of, RawConfig, RawReconnect, RawServer, RawTls, Seconds};
+use super::openvpn::{protocol_sections, ProtocolSections};
+use super::raw::{line_of, RawConfig, RawReconnect, RawRemotes, RawServer, RawTls, Seconds};
 use super::tun::resolve_tun;
 use super::types::*;
 
@@ -108,15 +108,22 @@ pub(super) fn resolve(
     let (ip, openvpn) = protocol_sections(
         server.protocol,
         &protocol_span,
-        raw.ip,
-        raw.openvpn,
+        ProtocolSections {
+            ip: raw.ip,
+            openvpn: raw.openvpn,
+            auth_user_pass: raw.auth_user_pass,
+        },
         tls.is_some(),
         cx,
     )?;
     let tun = resolve_tun(raw.tun, server.protocol, cx)?;
     let address = ip.as_ref().map(|ip| ip.address);
-    let ethernet = resolve_ethernet(raw.ethernet, &server.remote, address, cx)?;
+    let ethernet = resolve_ethernet(raw.ethernet, server.remote(), address, cx)?;
     let reconnect = resolve_reconnect(raw.reconnect, cx)?;
+    let status_socket = match raw.status.and_then(|status| status.into_inner().socket) {
+        Some(path) => cx.path(path, "status.socket")?,
+        None => default_status_socket(&source),
+    };
     Ok(Config {
         source,
         server,
@@ -126,6 +133,7 @@ pub(super) fn resolve(
         ip,
         openvpn,
         reconnect,
+        status_socket,
     })
 }
 
@@ -164,25 +172,51 @@ fn resolve_server(
         "server.remote",
         "remote = \"198.18.0.1:55555\"",
     )?;
-    let remote = parse_remote(remote.get_ref(), default_port).map_err(|why| {
-        let value = remote.get_ref().clone();
-        cx.invalid(
-            remote.span(),
-            "server.remote",
-            Problem::BadRemote { value, why },
-        )
-    })?;
+    let remotes = resolve_remotes(remote, default_port, cx)?;
     let connect_timeout = match &raw.connect_timeout {
         Some(value) => cx.seconds(value, "server.connect_timeout")?,
         None => DEFAULT_CONNECT_TIMEOUT,
     };
     let server = ServerConfig {
         protocol,
-        remote,
+        remotes,
         connect_timeout,
         max_record,
     };
     Ok((server, protocol_span))
+}
+
+/// `server.remote`: one address or a non-empty list of them, each checked by [`parse_remote`].
+fn resolve_remotes(
+    value: Spanned<RawRemotes>,
+    default_port: u16,
+    cx: &Context<'_>,
+) -> Result<Vec<Remote>, ConfigError> {
+    let list_span = value.span();
+    let items = match value.into_inner() {
+        RawRemotes::One(text) => vec![Spanned::new(list_span.clone(), text)],
+        RawRemotes::Many(items) => items,
+    };
+    if items.is_empty() {
+        return Err(cx.invalid(list_span, "server.remote", Problem::Empty));
+    }
+    let mut remotes: Vec<Remote> = Vec::with_capacity(items.len());
+    for item in items {
+        let remote = parse_remote(item.get_ref(), default_port).map_err(|why| {
+            let value = item.get_ref().clone();
+            cx.invalid(
+                item.span(),
+                "server.remote",
+                Problem::BadRemote { value, why },
+            )
+        })?;
+        if remotes.contains(&remote) {
+            let value = item.get_ref().clone();
+            return Err(cx.invalid(item.span(), "server.remote", Problem::Duplicate { value }));
+        }
+        remotes.push(remote);
+    }
+    Ok(remotes)
 }
 
 /// `host:port`, `[v6]:port`, `host`, or a bare IPv6 literal; the port defaults to
@@ -254,28 +288,12 @@ fn resolve_tls(raw: Spanned<RawTls>, cx: &Context<'_>) -> Result<TlsConfig, Conf
     let raw = raw.into_inner();
     let ca = cx.required(raw.ca, &span, "tls.ca", "ca = \"ca.crt\"")?;
     let pkcs12 = cx.required(raw.pkcs12, &span, "tls.pkcs12", "pkcs12 = \"client.p12\"")?;
-    let password = match (raw.password_file, raw.password_env) {
-        (Some(file), Some(env)) => {
-            let (key, span, other) = if env.span().start > file.span().start {
-                ("tls.password_env", env.span(), "tls.password_file")
-            } else {
-                ("tls.password_file", file.span(), "tls.password_env")
-            };
-            return Err(cx.invalid(span, key, Problem::Exclusive { other }));
-        }
-        (Some(file), None) => PasswordSource::File(cx.path(file, "tls.password_file")?),
-        (None, Some(env)) => {
-            let name = env.get_ref();
-            if name.is_empty() || name.contains(['=', '\0']) {
-                let problem = Problem::BadEnvName {
-                    value: name.clone(),
-                };
-                return Err(cx.invalid(env.span(), "tls.password_env", problem));
-            }
-            PasswordSource::Env(env.into_inner())
-        }
-        (None, None) => PasswordSource::Unset,
-    };
+    let password = password_source(
+        raw.password_file,
+        raw.password_env,
+        ["tls.password_file", "tls.password_env"],
+        cx,
+    )?;
     let verify_name = match raw.verify_name {
         Some(name) if name.get_ref().is_empty() => {
             return Err(cx.invalid(name.span(), "tls.verify_name", Problem::Empty));
@@ -287,6 +305,39 @@ fn resolve_tls(raw: Spanned<RawTls>, cx: &Context<'_>) -> Result<TlsConfig, Conf
         pkcs12: cx.path(pkcs12, "tls.pkcs12")?,
         password,
         verify_name,
+    })
+}
+
+/// A password from `file` or `env` (exclusive), or [`PasswordSource::Unset`]; `keys` are the
+/// two keys' dotted names, file first.
+pub(super) fn password_source(
+    file: Option<Spanned<String>>,
+    env: Option<Spanned<String>>,
+    keys: [&'static str; 2],
+    cx: &Context<'_>,
+) -> Result<PasswordSource, ConfigError> {
+    let [file_key, env_key] = keys;
+    Ok(match (file, env) {
+        (Some(file), Some(env)) => {
+            let (key, span, other) = if env.span().start > file.span().start {
+                (env_key, env.span(), file_key)
+            } else {
+                (file_key, file.span(), env_key)
+            };
+            return Err(cx.invalid(span, key, Problem::Exclusive { other }));
+        }
+        (Some(file), None) => PasswordSource::File(cx.path(file, file_key)?),
+        (None, Some(env)) => {
+            let name = env.get_ref();
+            if name.is_empty() || name.contains(['=', '\0']) {
+                let problem = Problem::BadEnvName {
+                    value: name.clone(),
+                };
+                return Err(cx.invalid(env.span(), env_key, problem));
+            }
+            PasswordSource::Env(env.into_inner())
+        }
+        (None, None) => PasswordSource::Unset,
     })
 }
 

@@ -29,6 +29,24 @@ pub struct Config {
     /// OpenVPN settings; `Some` exactly when `server.protocol` is OpenVPN.
     pub openvpn: Option<OpenVpnConfig>,
     pub reconnect: ReconnectConfig,
+    /// The Unix socket `tapclient status` reads (`[status] socket`; default
+    /// [`default_status_socket`]).
+    pub status_socket: PathBuf,
+}
+
+/// Where the status socket of the tapclient running `config_file` lives by default:
+/// `/run/tapclient/<file stem>.sock` (`/var/run/...` on macOS), so `tapclient status --config F`
+/// finds the client started with the same `F`.
+pub fn default_status_socket(config_file: &std::path::Path) -> PathBuf {
+    let stem = config_file
+        .file_stem()
+        .map_or_else(|| "tapclient".into(), |s| s.to_string_lossy().into_owned());
+    let run = if cfg!(target_os = "macos") {
+        "/var/run/tapclient"
+    } else {
+        "/run/tapclient"
+    };
+    PathBuf::from(run).join(format!("{stem}.sock"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,9 +64,16 @@ pub const OPENVPN_DEFAULT_PORT: u16 = 1194;
 /// tag and crypto overhead fits with room to spare; OpenVPN's own buffers are a little larger).
 pub const OPENVPN_MAX_RECORD: usize = 2048;
 
-/// The data ciphers tapclient implements (the AEAD ones), spelt as OpenVPN spells them, in the
-/// default preference order: stock OpenVPN 2.6's `IV_CIPHERS`.
+/// The data ciphers offered by default, spelt as OpenVPN spells them, in preference order:
+/// stock OpenVPN 2.6's `IV_CIPHERS`.
 pub const OPENVPN_CIPHERS: [&str; 3] = ["AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305"];
+
+/// The legacy CBC data ciphers (with an HMAC of `auth`), for servers without AEAD. Accepted in
+/// `ciphers` and as `cipher`, never offered unless configured.
+pub const OPENVPN_CBC_CIPHERS: [&str; 2] = ["AES-256-CBC", "AES-128-CBC"];
+
+/// Default `reneg_sec`: OpenVPN's `reneg-sec` default.
+pub const OPENVPN_DEFAULT_RENEG: Duration = Duration::from_secs(3600);
 
 /// Default time allowed for the handshake (OpenVPN's own `hand-window` default).
 pub const OPENVPN_DEFAULT_HAND_WINDOW: Duration = Duration::from_secs(60);
@@ -71,7 +96,8 @@ pub enum ControlWrap {
     },
 }
 
-/// The `auth` digest for tls-auth HMACs (not negotiated: must equal the server's).
+/// OpenVPN's `auth` digest: the tls-auth HMAC and the CBC data-channel HMAC (not negotiated:
+/// must equal the server's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthDigest {
     Sha1,
@@ -99,26 +125,82 @@ pub enum KeyDerivation {
     Prf,
 }
 
+/// The compression framing to use when the server pushes none (`compress` / `comp-lzo` in the
+/// client profile). tapclient never compresses; it only frames packets as the server expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompressFraming {
+    /// `comp-lzo` or `compress lzo`: a `0xFA` byte before every uncompressed packet.
+    CompLzo,
+    /// `compress` (stub) or `compress lz4`: the first byte swapped to the end behind `0xFB`.
+    Swap,
+    /// `compress stub-v2` or `compress lz4-v2`: raw, a leading `0x50` escaped.
+    V2,
+}
+
 #[derive(Debug, Clone)]
 pub struct OpenVpnConfig {
     pub wrap: ControlWrap,
     /// Data ciphers offered (IV_CIPHERS), in preference order: names as OpenVPN spells them
-    /// (upper case, members of [`OPENVPN_CIPHERS`]), never empty, no duplicates.
+    /// (upper case, members of [`OPENVPN_CIPHERS`] or [`OPENVPN_CBC_CIPHERS`]), never empty,
+    /// no duplicates.
     pub ciphers: Vec<String>,
+    /// OpenVPN's `cipher`: the data cipher used when the server pushes none (servers older than
+    /// 2.4, or without cipher negotiation). Canonical name, as in `ciphers`.
+    pub cipher: Option<String>,
+    /// OpenVPN's `auth`: the HMAC digest of CBC data ciphers (and of tls-auth, which carries
+    /// the same value in [`ControlWrap::TlsAuth`]).
+    pub auth: AuthDigest,
     pub key_derivation: KeyDerivation,
     /// Time allowed from the first packet to an established tunnel (`hand-window`).
     pub hand_window: Duration,
+    /// Renegotiate the data keys after this long (`reneg-sec`); `None` = never (0).
+    pub reneg: Option<Duration>,
+    /// Keepalive interval and restart timeout used when the server pushes none.
+    pub ping: Option<Duration>,
+    pub ping_restart: Option<Duration>,
+    /// Compression framing used when the server pushes none.
+    pub compress: Option<CompressFraming>,
+    /// Ignore pushed routes and redirect-gateway (`route-nopull`); the address is still taken.
+    pub route_nopull: bool,
+    /// Extra networks routed into the tunnel via the pushed `route-gateway` (`route`).
+    pub routes: Vec<Ipv4Cidr>,
+    /// Send all IPv4 traffic through the tunnel (`redirect-gateway def1`), as if pushed.
+    pub redirect_gateway: bool,
+    /// Username and password for the server's `auth-user-pass-verify` (`[auth_user_pass]`).
+    pub auth_user_pass: Option<AuthUserPass>,
+}
+
+/// Where the username and password sent to the server come from. Missing pieces are asked for
+/// on the terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthUserPass {
+    /// OpenVPN's auth-user-pass file: username on line 1, password on line 2 (optional).
+    pub file: Option<PathBuf>,
+    pub username: Option<String>,
+    /// The password, when `file` does not hold it.
+    pub password: PasswordSource,
 }
 
 impl Default for OpenVpnConfig {
     /// What an absent `[openvpn]` table means: no control-channel wrapping, the stock 2.6
-    /// cipher list, EKM offered, a 60-second hand window.
+    /// cipher list, EKM offered, a 60-second hand window, renegotiation every hour, keepalive
+    /// and compression as pushed, pushed routes taken, no username/password.
     fn default() -> Self {
         OpenVpnConfig {
             wrap: ControlWrap::None,
             ciphers: OPENVPN_CIPHERS.iter().map(|c| c.to_string()).collect(),
+            cipher: None,
+            auth: AuthDigest::Sha1,
             key_derivation: KeyDerivation::Auto,
             hand_window: OPENVPN_DEFAULT_HAND_WINDOW,
+            reneg: Some(OPENVPN_DEFAULT_RENEG),
+            ping: None,
+            ping_restart: None,
+            compress: None,
+            route_nopull: false,
+            routes: Vec::new(),
+            redirect_gateway: false,
+            auth_user_pass: None,
         }
     }
 }
@@ -140,10 +222,18 @@ impl std::fmt::Display for Remote {
     }
 }
 
+impl ServerConfig {
+    /// The first (preferred) server.
+    pub fn remote(&self) -> &Remote {
+        &self.remotes[0]
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub protocol: Protocol,
-    pub remote: Remote,
+    /// The servers to try, in order (never empty).
+    pub remotes: Vec<Remote>,
     /// TCP connect plus TLS handshake must finish within this.
     pub connect_timeout: Duration,
     /// Largest record accepted from or sent to the server ([`SIMPLETUN_MAX_RECORD`] or

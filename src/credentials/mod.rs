@@ -12,6 +12,7 @@
 
 mod password;
 mod pkcs12;
+mod userpass;
 
 use std::fmt;
 use std::io;
@@ -21,7 +22,9 @@ use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use zeroize::Zeroize;
 
-pub use pkcs12::load_pkcs12;
+pub use password::PromptCache;
+pub use pkcs12::{load_pkcs12, load_pkcs12_cached};
+pub use userpass::{load_user_pass, UserPass, MAX_USER_PASS_LEN};
 
 /// Why a credential file could not be used. Every message names the file (or the variable)
 /// and says what to do.
@@ -111,6 +114,38 @@ pub enum CredentialsError {
 
     #[error("{} contains no certificate (expected PEM blocks `-----BEGIN CERTIFICATE-----`)", path.display())]
     NoCaCertificate { path: PathBuf },
+
+    #[error("cannot read the auth-user-pass file {} (file in [auth_user_pass]): {source}", path.display())]
+    AuthFile {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("the auth-user-pass file {} is not valid UTF-8", path.display())]
+    AuthFileNotUtf8 { path: PathBuf },
+
+    #[error(
+        "the auth-user-pass file {} has no username on its first line \
+         (the format is: username on line 1, password on line 2)",
+        path.display()
+    )]
+    AuthFileNoUsername { path: PathBuf },
+
+    #[error(
+        "the server login needs a {what} and there is no terminal to ask for it: set file, or \
+         username with password_file or password_env, in [auth_user_pass]"
+    )]
+    UserPassRequired { what: &'static str },
+
+    #[error("cannot read the server login from the terminal: {source}")]
+    UserPassPrompt {
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("the {what} for the server login is longer than 4096 bytes; no server accepts that")]
+    UserPassTooLong { what: &'static str },
 }
 
 /// A point in time from a certificate (UTC), e.g. `notAfter`. Displays as

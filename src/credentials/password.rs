@@ -2,7 +2,8 @@
 //! prompt on the terminal. Every password lives in a `Zeroizing` buffer and is never logged.
 
 use std::io::{self, IsTerminal};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use zeroize::Zeroizing;
 
@@ -27,6 +28,71 @@ impl Prompt for TerminalPrompt {
         }
         let question = format!("Password for {}: ", file.display());
         Some(rpassword::prompt_password(question).map(Zeroizing::new))
+    }
+}
+
+/// Answers typed at the terminal, kept for the whole run so a reload (SIGHUP) re-reads files
+/// without asking again. Keyed by what was asked for (a file, or a VPN user).
+#[derive(Default)]
+pub struct PromptCache {
+    answers: Mutex<Vec<(PathBuf, Password)>>,
+    username: Mutex<Option<String>>,
+}
+
+impl PromptCache {
+    /// The answer for `label`: remembered, or asked through `prompt` (a VPN password: no
+    /// terminal → [`CredentialsError::UserPassRequired`]).
+    pub(crate) fn ask(
+        &self,
+        label: &Path,
+        prompt: &dyn Prompt,
+    ) -> Result<Password, CredentialsError> {
+        match self.caching(prompt).ask(label) {
+            None => Err(CredentialsError::UserPassRequired { what: "password" }),
+            Some(Err(source)) => Err(CredentialsError::UserPassPrompt { source }),
+            Some(Ok(answer)) => Ok(answer),
+        }
+    }
+
+    /// The VPN username: remembered, or from `ask`.
+    pub(crate) fn ask_username(
+        &self,
+        ask: impl FnOnce() -> Result<String, CredentialsError>,
+    ) -> Result<String, CredentialsError> {
+        let mut known = self.username.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(name) = known.as_ref() {
+            return Ok(name.clone());
+        }
+        let name = ask()?;
+        *known = Some(name.clone());
+        Ok(name)
+    }
+
+    /// `prompt`, answering from (and filling) this cache.
+    pub(crate) fn caching<'a>(&'a self, prompt: &'a dyn Prompt) -> impl Prompt + 'a {
+        Caching {
+            cache: self,
+            inner: prompt,
+        }
+    }
+}
+
+struct Caching<'a> {
+    cache: &'a PromptCache,
+    inner: &'a dyn Prompt,
+}
+
+impl Prompt for Caching<'_> {
+    fn ask(&self, file: &Path) -> Option<io::Result<Password>> {
+        let mut known = self.cache.answers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, answer)) = known.iter().find(|(label, _)| label == file) {
+            return Some(Ok(answer.clone()));
+        }
+        let answer = self.inner.ask(file)?;
+        if let Ok(answer) = &answer {
+            known.push((file.to_owned(), answer.clone()));
+        }
+        Some(answer)
     }
 }
 

@@ -26,6 +26,16 @@ pub fn load_pkcs12(path: &Path, password: &PasswordSource) -> Result<Identity, C
     load_with_prompt(path, password, &TerminalPrompt)
 }
 
+/// [`load_pkcs12`], but a password typed at the terminal is remembered in `cache` (and taken
+/// from it on the next call: reloads do not ask again).
+pub fn load_pkcs12_cached(
+    path: &Path,
+    password: &PasswordSource,
+    cache: &super::PromptCache,
+) -> Result<Identity, CredentialsError> {
+    load_with_prompt(path, password, &cache.caching(&TerminalPrompt))
+}
+
 pub(crate) fn load_with_prompt(
     path: &Path,
     source: &PasswordSource,

@@ -41,7 +41,8 @@ pub enum Protocol {
 #[derive(Clone)]
 pub struct DriverConfig {
     pub protocol: Protocol,
-    pub remote: Remote,
+    /// The servers, tried in order (never empty).
+    pub remotes: Vec<Remote>,
     pub tls: Option<TlsSetup>,
     pub connect_timeout: Duration,
     pub max_record: usize,
@@ -49,12 +50,30 @@ pub struct DriverConfig {
     pub reconnect: ReconnectConfig,
 }
 
+/// Fresh credentials on request (SIGHUP): re-reads the files behind `protocol` and `tls`.
+pub trait Reload {
+    /// Replaces `config.protocol`/`config.tls`; on error the old ones stay (the caller logs).
+    fn reload(&mut self, config: &mut DriverConfig) -> Result<(), String>;
+}
+
+/// How the outside world steers a running driver.
+pub struct Controls<'a> {
+    /// Cancelled to stop for good (SIGINT/SIGTERM).
+    pub shutdown: &'a CancellationToken,
+    /// Notified to drop the connection, reload credentials and reconnect at once (SIGHUP).
+    pub reconnect: &'a tokio::sync::Notify,
+    pub reload: &'a mut (dyn Reload + Send),
+}
+
 /// Why the tunnel stopped other than by request.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
-    #[error("server {remote} unreachable after {attempts} attempt(s): {last}")]
+    #[error(
+        "{} unreachable after {attempts} attempt(s): {last}",
+        describe(remotes)
+    )]
     Unreachable {
-        remote: Remote,
+        remotes: Vec<Remote>,
         attempts: u32,
         last: String,
     },
@@ -68,6 +87,17 @@ pub enum DriverError {
     System(String),
 }
 
+/// "server X" or "servers X, Y".
+fn describe(remotes: &[Remote]) -> String {
+    match remotes {
+        [one] => format!("server {one}"),
+        many => {
+            let list: Vec<String> = many.iter().map(Remote::to_string).collect();
+            format!("servers {}", list.join(", "))
+        }
+    }
+}
+
 /// Counters of the whole run, across connections.
 #[derive(Debug, Clone, Default)]
 pub struct RunStats {
@@ -76,114 +106,217 @@ pub struct RunStats {
     pub reconnects: u64,
 }
 
-/// Runs the tunnel until `shutdown` is cancelled (→ `Ok`) or a failure retrying cannot fix.
+/// How one connection attempt ended, for the retry policy.
+enum Attempt {
+    /// Connected, then the link was lost (or a reconnect was requested: `at_once`).
+    Lost { why: String, at_once: bool },
+    /// No usable connection: unreachable, or refused during the OpenVPN handshake
+    /// (`rejected`).
+    Failed { why: String, rejected: bool },
+}
+
+/// Runs the tunnel until `controls.shutdown` is cancelled (→ `Ok`) or a failure retrying
+/// cannot fix.
+///
+/// Servers are tried in order: a server that cannot be reached is followed at once by the next;
+/// after the whole list failed, the backoff delay. A server that was connected and then lost is
+/// tried again first (after the delay). Until the tunnel was up once, `first_connect_attempts`
+/// rounds over the list are made before giving up.
 pub async fn run<T: PacketDevice>(
-    config: &DriverConfig,
+    config: &mut DriverConfig,
     tun: &mut T,
     bridge: &mut Option<Bridge>,
     configure: &mut dyn Configure,
-    shutdown: &CancellationToken,
+    controls: Controls<'_>,
     stats: &mut RunStats,
 ) -> Result<(), DriverError> {
     let mut buffers = Buffers::new(config.mtu);
     let mut scratch = Vec::with_capacity(2048);
     let mut backoff = Backoff::new(&config.reconnect);
-    let mut failed_first_attempts = 0u32;
+    let mut next = 0usize;
+    let mut failed_rounds = 0u32;
     loop {
-        tracing::info!(remote = %config.remote, "connecting");
-        let connecting =
-            transport::connect(&config.remote, config.tls.as_ref(), config.connect_timeout);
+        let index = next;
+        let remote = config.remotes[index].clone();
+        tracing::info!(remote = %remote, "connecting");
+        let connecting = transport::connect(&remote, config.tls.as_ref(), config.connect_timeout);
         let result = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
+            () = controls.shutdown.cancelled() => return Ok(()),
             result = connecting => result,
         };
-        let (why, rejected) = match result {
+        let attempt = match result {
             Ok(stream) => {
                 if stats.connects > 0 {
                     stats.reconnects += 1;
                 }
                 stats.connects += 1;
-                log_connected(config, &stream);
-                let tcp_fd = Some(transport::tcp_fd(&stream));
-                let server = transport::peer_ip(&stream);
-                let link = match &config.protocol {
-                    Protocol::Simpletun => Link::Simpletun,
-                    Protocol::OpenVpn { settings, .. } => {
-                        match Client::new(settings.clone(), Instant::now(), unix_now()) {
-                            Ok(client) => Link::OpenVpn(Box::new(client)),
-                            Err(e) => return Err(DriverError::Refused(e.to_string())),
-                        }
-                    }
-                };
+                log_connected(config, &remote, &stream);
                 let records_before = stats.link.records_in;
-                let end = session::Session {
-                    tun: &mut *tun,
-                    endpoint: Endpoint {
-                        link,
+                let end = run_session(
+                    config,
+                    &remote,
+                    stream,
+                    SessionParts {
+                        tun: &mut *tun,
                         bridge: &mut *bridge,
                         configure: &mut *configure,
-                        io: link::LinkIo {
-                            counters: &mut stats.link,
-                            max_record: config.max_record,
-                            scratch: &mut scratch,
-                        },
-                        server,
-                        warned_incompatible: false,
+                        buffers: &mut buffers,
+                        scratch: &mut scratch,
+                        counters: &mut stats.link,
                     },
-                    buffers: &mut buffers,
-                    tls: config.tls.as_ref(),
-                    tcp_fd,
-                    shutdown,
-                }
-                .run(stream)
-                .await;
+                    controls.shutdown,
+                    controls.reconnect,
+                )
+                .await?;
                 if let Some(bridge) = bridge.as_mut() {
                     bridge.link_down();
                 }
+                // A server that answered starts the backoff afresh.
+                if stats.link.records_in > records_before {
+                    backoff.reset();
+                }
                 match end {
                     SessionEnd::Shutdown => return Ok(()),
-                    SessionEnd::Fatal {
-                        authentication,
-                        reason,
-                        tls,
-                    } => return Err(fatal(config, authentication, reason, tls)),
-                    SessionEnd::System(why) => return Err(DriverError::System(why)),
-                    SessionEnd::Lost(why) => {
-                        // A server that answered starts the backoff afresh.
-                        if stats.link.records_in > records_before {
-                            backoff.reset();
+                    SessionEnd::Reconnect => {
+                        match controls.reload.reload(config) {
+                            Ok(()) => tracing::info!("SIGHUP: credentials re-read; reconnecting"),
+                            Err(e) => tracing::error!(
+                                "SIGHUP: cannot re-read the credentials, keeping the old ones: {e}"
+                            ),
                         }
-                        let rejected = matches!(why, LinkLoss::Handshake(_));
-                        (format!("link to {} lost: {why}", config.remote), rejected)
+                        backoff.reset();
+                        Attempt::Lost {
+                            why: format!("reconnecting to {remote} on request"),
+                            at_once: true,
+                        }
+                    }
+                    SessionEnd::Lost(loss) => {
+                        let rejected = matches!(loss, LinkLoss::Handshake(_));
+                        let why = format!("link to {remote} lost: {loss}");
+                        if stats.link.established == 0 || rejected {
+                            Attempt::Failed { why, rejected }
+                        } else {
+                            Attempt::Lost {
+                                why,
+                                at_once: false,
+                            }
+                        }
+                    }
+                    SessionEnd::Fatal { .. } | SessionEnd::System(_) => {
+                        unreachable!("run_session turns these into errors")
                     }
                 }
             }
             Err(ConnectError::Authentication(why)) => return Err(DriverError::Authentication(why)),
-            Err(ConnectError::Transient(why)) => (why, false),
+            Err(ConnectError::Transient(why)) => Attempt::Failed {
+                why,
+                rejected: false,
+            },
         };
-        // Until the link has come up once, every failure counts against the first attempts.
-        if stats.link.established == 0 {
-            failed_first_attempts += 1;
-            let limit = config.reconnect.first_connect_attempts;
-            if limit != 0 && failed_first_attempts >= limit {
-                return Err(if rejected {
-                    DriverError::Authentication(format!(
-                        "{why} (gave up after {failed_first_attempts} attempt(s))"
-                    ))
-                } else {
-                    DriverError::Unreachable {
-                        remote: config.remote.clone(),
-                        attempts: failed_first_attempts,
-                        last: why,
+        let delay = match attempt {
+            Attempt::Lost { why, at_once } => {
+                tracing::warn!("{why}");
+                (!at_once).then(|| backoff.next_delay())
+            }
+            Attempt::Failed { why, rejected } => {
+                tracing::warn!("{why}");
+                next = (index + 1) % config.remotes.len();
+                let round_over = next == 0;
+                if round_over && stats.link.established == 0 {
+                    failed_rounds += 1;
+                    let limit = config.reconnect.first_connect_attempts;
+                    if limit != 0 && failed_rounds >= limit {
+                        return Err(give_up(config, failed_rounds, why, rejected));
                     }
-                });
+                }
+                round_over.then(|| backoff.next_delay())
+            }
+        };
+        if let Some(delay) = delay {
+            tracing::info!("reconnecting in {:.1} s", delay.as_secs_f32());
+            let waited =
+                wait_disconnected(delay, tun, &mut buffers, &mut stats.link, controls.shutdown);
+            if waited.await {
+                return Ok(());
+            }
+        } else if config.remotes.len() > 1 && next != index {
+            tracing::info!("trying the next server");
+        }
+    }
+}
+
+/// What a session borrows from the driver loop.
+struct SessionParts<'a, T> {
+    tun: &'a mut T,
+    bridge: &'a mut Option<Bridge>,
+    configure: &'a mut dyn Configure,
+    buffers: &'a mut Buffers,
+    scratch: &'a mut Vec<u8>,
+    counters: &'a mut LinkCounters,
+}
+
+/// Runs one connection to its end; the ends that stop the driver become errors.
+async fn run_session<T: PacketDevice>(
+    config: &DriverConfig,
+    remote: &Remote,
+    stream: transport::Stream,
+    parts: SessionParts<'_, T>,
+    shutdown: &CancellationToken,
+    reconnect: &tokio::sync::Notify,
+) -> Result<SessionEnd, DriverError> {
+    let tcp_fd = Some(transport::tcp_fd(&stream));
+    let server = transport::peer_ip(&stream);
+    let link = match &config.protocol {
+        Protocol::Simpletun => Link::Simpletun,
+        Protocol::OpenVpn { settings, .. } => {
+            match Client::new(settings.clone(), Instant::now(), unix_now()) {
+                Ok(client) => Link::OpenVpn(Box::new(client)),
+                Err(e) => return Err(DriverError::Refused(e.to_string())),
             }
         }
-        tracing::warn!("{why}");
-        let delay = backoff.next_delay();
-        tracing::info!("reconnecting in {:.1} s", delay.as_secs_f32());
-        if wait_disconnected(delay, tun, &mut buffers, &mut stats.link, shutdown).await {
-            return Ok(());
+    };
+    let end = session::Session {
+        tun: parts.tun,
+        endpoint: Endpoint {
+            link,
+            bridge: parts.bridge,
+            configure: parts.configure,
+            io: link::LinkIo {
+                counters: parts.counters,
+                max_record: config.max_record,
+                scratch: parts.scratch,
+            },
+            server,
+            warned_incompatible: false,
+        },
+        buffers: parts.buffers,
+        tls: config.tls.as_ref(),
+        tcp_fd,
+        shutdown,
+        reconnect,
+    }
+    .run(stream)
+    .await;
+    match end {
+        SessionEnd::Fatal {
+            authentication,
+            reason,
+            tls,
+        } => Err(fatal(config, remote, authentication, reason, tls)),
+        SessionEnd::System(why) => Err(DriverError::System(why)),
+        other => Ok(other),
+    }
+}
+
+/// The error after `rounds` failed rounds over the servers before the tunnel was ever up.
+fn give_up(config: &DriverConfig, rounds: u32, why: String, rejected: bool) -> DriverError {
+    if rejected {
+        DriverError::Authentication(format!("{why} (gave up after {rounds} attempt(s))"))
+    } else {
+        DriverError::Unreachable {
+            remotes: config.remotes.clone(),
+            attempts: rounds,
+            last: why,
         }
     }
 }
@@ -191,6 +324,7 @@ pub async fn run<T: PacketDevice>(
 /// A fatal end of a session as the error the user sees.
 fn fatal(
     config: &DriverConfig,
+    remote: &Remote,
     authentication: bool,
     reason: String,
     tls: Option<rustls::Error>,
@@ -204,9 +338,9 @@ fn fatal(
         _ => reason,
     };
     if authentication {
-        DriverError::Authentication(format!("{}: {reason}", config.remote))
+        DriverError::Authentication(format!("{remote}: {reason}"))
     } else {
-        DriverError::Refused(format!("{}: {reason}", config.remote))
+        DriverError::Refused(format!("{remote}: {reason}"))
     }
 }
 
@@ -217,18 +351,18 @@ fn unix_now() -> u32 {
         .map_or(0, |d| d.as_secs() as u32)
 }
 
-fn log_connected(config: &DriverConfig, stream: &transport::Stream) {
+fn log_connected(config: &DriverConfig, remote: &Remote, stream: &transport::Stream) {
     match (stream, &config.protocol) {
         (_, Protocol::OpenVpn { .. }) => {
-            tracing::info!(remote = %config.remote, "connected; OpenVPN handshake")
+            tracing::info!(remote = %remote, "connected; OpenVPN handshake")
         }
         (tokio_util::either::Either::Left(_), Protocol::Simpletun) => {
-            tracing::info!(remote = %config.remote, "connected (plain TCP, no encryption)")
+            tracing::info!(remote = %remote, "connected (plain TCP, no encryption)")
         }
         (tokio_util::either::Either::Right(tls), Protocol::Simpletun) => {
             let (_, conn) = tls.get_ref();
             tracing::info!(
-                remote = %config.remote,
+                remote = %remote,
                 version = ?conn.protocol_version(),
                 cipher = ?conn.negotiated_cipher_suite().map(|c| c.suite()),
                 "connected, server authenticated"

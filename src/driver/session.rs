@@ -32,6 +32,8 @@ pub const WRITE_HIGH_WATER: usize = 256 * 1024;
 pub enum SessionEnd {
     /// Shutdown was requested (signal); the caller tears down.
     Shutdown,
+    /// A reconnection was requested (SIGHUP); the caller reloads credentials and reconnects.
+    Reconnect,
     /// The connection is gone or unusable; the caller reconnects.
     Lost(LinkLoss),
     /// Do not retry: the server refused us (certificate, AUTH_FAILED, HALT) or failed
@@ -121,6 +123,8 @@ pub struct Session<'a, 'e, T> {
     /// The TCP socket under the stream, for `TCP_QUICKACK` (see [`super::transport::quickack`]).
     pub tcp_fd: Option<std::os::fd::RawFd>,
     pub shutdown: &'a CancellationToken,
+    /// Notified to drop this connection and reconnect at once (SIGHUP).
+    pub reconnect: &'a tokio::sync::Notify,
 }
 
 impl<T: PacketDevice> Session<'_, '_, T> {
@@ -134,8 +138,12 @@ impl<T: PacketDevice> Session<'_, '_, T> {
             tls,
             tcp_fd,
             shutdown,
+            reconnect,
         } = self;
-        let end = pump(tun, &mut endpoint, buffers, tls, tcp_fd, shutdown, stream).await;
+        let end = tokio::select! {
+            end = pump(tun, &mut endpoint, buffers, tls, tcp_fd, shutdown, stream) => end,
+            () = reconnect.notified() => SessionEnd::Reconnect,
+        };
         match end {
             SessionEnd::Lost(loss) => SessionEnd::Lost(endpoint.explain_loss(loss)),
             other => other,

@@ -62,11 +62,10 @@ pub enum ConnectError {
     Authentication(String),
 }
 
-/// TLS settings for the connection.
+/// TLS settings for the connection (the server name is each remote's host).
 #[derive(Clone)]
 pub struct TlsSetup {
     pub config: Arc<rustls::ClientConfig>,
-    pub server_name: rustls_pki_types::ServerName<'static>,
     /// The user's TLS settings, so failures can name the files involved.
     pub settings: crate::config::TlsConfig,
 }
@@ -92,7 +91,10 @@ async fn connect_inner(remote: &Remote, tls: Option<&TlsSetup>) -> Result<Stream
         return Ok(Either::Left(tcp));
     };
     let connector = TlsConnector::from(tls.config.clone());
-    match connector.connect(tls.server_name.clone(), tcp).await {
+    match connector
+        .connect(crate::tls::server_name(&remote.host), tcp)
+        .await
+    {
         Ok(stream) => Ok(Either::Right(stream)),
         Err(e) => Err(classify_tls_io_error(remote, tls, &e)),
     }

@@ -6,8 +6,13 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::lan_peer;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use tapclient::config::{ReconnectConfig, Remote};
-use tapclient::driver::{self, Configure, DriverConfig, DriverError, Protocol, RunStats, TlsSetup};
+
+use tapclient::driver::{
+    self, Configure, Controls, DriverConfig, DriverError, Protocol, Reload, RunStats, TlsSetup,
+};
 use tapclient::ether::{Bridge, BridgeConfig, MacAddr};
 use tapclient::tun::memory::{MemoryTun, MemoryTunHandle};
 use tokio::task::JoinHandle;
@@ -29,19 +34,46 @@ impl Configure for NoPush {
     }
 }
 
+/// Counts reloads (SIGHUP) and changes nothing.
+struct CountReloads(Arc<AtomicU32>);
+
+impl Reload for CountReloads {
+    fn reload(&mut self, _: &mut DriverConfig) -> Result<(), String> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
 pub struct Client {
     pub tun: MemoryTunHandle,
     pub shutdown: CancellationToken,
+    /// Notify to reconnect at once (what SIGHUP does).
+    pub reconnect: Arc<tokio::sync::Notify>,
+    /// How often the driver reloaded credentials.
+    pub reloads: Arc<AtomicU32>,
     pub task: JoinHandle<(Result<(), DriverError>, RunStats)>,
 }
 
+pub fn local(port: u16) -> Remote {
+    Remote {
+        host: "127.0.0.1".into(),
+        port,
+    }
+}
+
 pub fn start_client(port: u16, tls: Option<TlsSetup>, reconnect: ReconnectConfig) -> Client {
-    let config = DriverConfig {
+    start_client_to(vec![local(port)], tls, reconnect)
+}
+
+/// A client trying `remotes` in order.
+pub fn start_client_to(
+    remotes: Vec<Remote>,
+    tls: Option<TlsSetup>,
+    reconnect: ReconnectConfig,
+) -> Client {
+    let mut config = DriverConfig {
         protocol: Protocol::Simpletun,
-        remote: Remote {
-            host: "127.0.0.1".into(),
-            port,
-        },
+        remotes,
         tls,
         connect_timeout: Duration::from_secs(5),
         max_record: 2000,
@@ -57,14 +89,23 @@ pub fn start_client(port: u16, tls: Option<TlsSetup>, reconnect: ReconnectConfig
     }));
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();
+    let notify = Arc::new(tokio::sync::Notify::new());
+    let reconnect = notify.clone();
+    let reloads = Arc::new(AtomicU32::new(0));
+    let mut reload = CountReloads(reloads.clone());
     let task = tokio::spawn(async move {
         let mut stats = RunStats::default();
+        let controls = Controls {
+            shutdown: &token,
+            reconnect: &notify,
+            reload: &mut reload,
+        };
         let result = driver::run(
-            &config,
+            &mut config,
             &mut tun,
             &mut bridge,
             &mut NoPush,
-            &token,
+            controls,
             &mut stats,
         )
         .await;
@@ -73,6 +114,8 @@ pub fn start_client(port: u16, tls: Option<TlsSetup>, reconnect: ReconnectConfig
     Client {
         tun: handle,
         shutdown,
+        reconnect,
+        reloads,
         task,
     }
 }
