@@ -266,8 +266,8 @@ fn forge(key: &CbcKey, iv: &[u8; IV_LEN], plain: &[u8]) -> Vec<u8> {
     let at = packet.len();
     packet.extend_from_slice(plain);
     key.cipher.encrypt(iv, &mut packet[at..]);
-    let tag = hmac::sign(&key.hmac, &packet[4 + hmac_len..]);
-    packet[4..4 + hmac_len].copy_from_slice(tag.as_ref());
+    let (head, signed) = packet.split_at_mut(4 + hmac_len);
+    key.hmac.sign(signed, &mut head[4..]);
     packet
 }
 
@@ -281,7 +281,8 @@ fn authenticated_packets_with_bad_padding_are_refused() {
     // Valid: 12 bytes of 0x0c after the packet-id.
     block[4..].fill(12);
     assert_eq!(key.open(&mut forge(&key, &iv, &block), 4).unwrap().0, 5);
-    let bad_paddings: [&dyn Fn(&mut [u8; 16]); 5] = [
+    type Spoil = dyn Fn(&mut [u8; 16]);
+    let bad_paddings: [&Spoil; 5] = [
         &|b| b[15] = 0,       // a zero pad byte
         &|b| b[15] = 17,      // longer than a block
         &|b| b[10] = 0x0b,    // one pad byte differs

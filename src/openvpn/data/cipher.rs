@@ -181,6 +181,9 @@ pub enum CryptoFailure {
 }
 
 /// One direction's packet protection.
+// Four of these exist per connection (two directions, current key and lame duck): the size
+// difference between the variants costs nothing worth a pointer chase per packet.
+#[allow(clippy::large_enum_variant)]
 pub enum PacketKey {
     /// AES-GCM or ChaCha20-Poly1305.
     Aead(AeadKey),
