@@ -5,6 +5,7 @@
 #
 # usage: sudo interop/run-netns-tests.sh [SCENARIO...]     (default: all, in this order)
 #   plain faithful tls tls-legacy restart wrong-password wrong-ca foreign-client-cert unreachable
+#   status
 # env:   TAPCLIENT, TAPSERVER   use these binaries instead of building target/debug/...
 #        PKI_DIR, PKI_PASSWORD  use a ready PKI (same file names as tapclient-certs writes)
 #        XFER_MB=50             size of each checksummed transfer
@@ -22,7 +23,8 @@ lab_init tapclient-netns
 source "$HERE/lib/harness.sh"
 source "$HERE/lib/pki.sh"
 
-ALL=(plain faithful tls tls-legacy restart wrong-password wrong-ca foreign-client-cert unreachable)
+ALL=(plain faithful tls tls-legacy restart wrong-password wrong-ca foreign-client-cert unreachable
+    status)
 PW=${PKI_PASSWORD:-interop-pw}
 PKI=$LAB_TMP/pki
 XFER_MB=${XFER_MB:-50}
@@ -222,6 +224,85 @@ scenario_unreachable() {
     scen_start_tapclient "$SCEN_DIR/client.toml"
     expect_exit 6 30 'unreachable|refused|connect' "nothing listening"
     scen_pass "$EXIT_NOTE"
+}
+
+# status_holds PY_EXPR — `tapclient status --json` for STATUS_CONFIG now, saved to
+# SCEN_DIR/status.json; true if PY_EXPR (Python, over the report `r`) holds.
+status_holds() {
+    "$TAPCLIENT" status --config "$STATUS_CONFIG" --json >"$SCEN_DIR/status.json" 2>"$SCEN_DIR/status.err" &&
+        "$PYTHON" -c "import json, sys; r = json.load(sys.stdin); sys.exit(0 if ($1) else 1)" <"$SCEN_DIR/status.json"
+}
+
+# status_expect WHAT PY_EXPR — PY_EXPR must hold within 5 s (counters are published at most once
+# a second), else fail with what the report said.
+status_expect() {
+    lab_wait_until 5 status_holds "$2" ||
+        scen_fail "$1: expected $2; tapclient status said: $(tr -d '\n' <"$SCEN_DIR/status.json" | tr -s ' ' | cut -c1-600) $(cat "$SCEN_DIR/status.err")"
+}
+
+# tapclient status: state and counters from the running client over its owner-only socket, before
+# and after a server restart; another user is refused (exit 5); a second client with the same
+# config stops at once (exit 5); nothing running (exit 1).
+scenario_status() {
+    scen_need_client
+    command -v setpriv >/dev/null || scen_fail "setpriv (util-linux) is missing"
+    lab_netns_up
+    lab_start_tapserver "$SCEN_DIR/tapserver.log" || scen_fail "tapserver did not start"
+    # A folder other users may enter (LAB_TMP is 0700), so the socket's own mode is what stops them.
+    local pub
+    pub=$(mktemp -d "${TMPDIR:-/tmp}/tapclient-status.XXXXXX")
+    trap 'rm -rf "$pub"; lab_cleanup' EXIT
+    chmod 755 "$pub"
+    STATUS_CONFIG=$pub/client.toml
+    write_config "$STATUS_CONFIG" "$SRV_UNDERLAY:$PLAIN_PORT"
+    printf '\n[status]\nsocket = "status.sock"\n' >>"$STATUS_CONFIG"
+    chmod 644 "$STATUS_CONFIG"
+    scen_start_tapclient "$STATUS_CONFIG"
+    wait_tunnel
+    scen_pings_both_ways 3
+    local mode
+    mode=$(stat -c %a "$pub/status.sock") || scen_fail "no status socket at $pub/status.sock"
+    [[ $mode == 600 ]] || scen_fail "status socket has mode $mode (expected 600)"
+    [[ $(stat -c %a "$pub") == 755 ]] || scen_fail "tapclient changed the mode of the existing folder $pub"
+    status_expect "after the pings" "r['state'] == 'up' and r['connects'] == 1 and r['reconnects'] == 0 \
+        and r['bytes_in'] > 0 and r['bytes_out'] > 0 and r['packets_from_tun'] >= 6 and r['packets_to_tun'] >= 6 \
+        and r['tun'] == '$CLIENT_TUN' and r['address'] == '$CLI_TUN_IP/24'"
+    local before text
+    before=$("$PYTHON" -c "import json, sys; r = json.load(sys.stdin); print(r['bytes_in'], r['packets_to_tun'])" <"$SCEN_DIR/status.json")
+    text=$("$TAPCLIENT" status --config "$STATUS_CONFIG") || scen_fail "tapclient status (text) exited with $?"
+    printf '%s\n' "$text" >"$SCEN_DIR/status-text.log"
+    grep -qE '^state: +up for ' <<<"$text" || scen_fail "text status has no 'state: up' line: $text"
+
+    kill -KILL "$TAPSERVER_PID"
+    lab_wait_exit "$TAPSERVER_PID" 5 || scen_fail "tapserver survived SIGKILL"
+    if lab_link_exists "$SRV_NS" "$TAP_IF"; then
+        ip -n "$SRV_NS" link del "$TAP_IF"
+    fi
+    lab_start_tapserver "$SCEN_DIR/tapserver-2.log" || scen_fail "restarted tapserver did not start"
+    lab_wait_ping "$CLI_NS" "$SRV_TAP_IP" 15 "$CLIENT_PID" || scen_fail "ping did not resume within 15 s after the restart"
+    status_expect "after the server restart" "r['state'] == 'up' and r['reconnects'] == 1 and r['connects'] == 2 \
+        and 'lost' in r['last_disconnect']['reason']"
+    grep -q 'state up -> reconnecting' "$CLIENT_LOG" || scen_fail "no 'state up -> reconnecting' line in the log"
+    grep -q 'counters: connects=1 reconnects=0' "$CLIENT_LOG" || scen_fail "no counter summary logged on the loss"
+
+    local out rc=0
+    out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$TAPCLIENT" --version 2>&1) ||
+        scen_fail "user nobody cannot run $TAPCLIENT (run the lab from a checkout others can read): $out"
+    out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$TAPCLIENT" status --config "$STATUS_CONFIG" 2>&1) || rc=$?
+    [[ $rc == 5 && $out == *"permission denied"* ]] || scen_fail "as user nobody: exit $rc (expected 5, permission denied): $out"
+    rc=0
+    out=$(timeout 10 ip netns exec "$CLI_NS" "$TAPCLIENT" --config "$STATUS_CONFIG" 2>&1) || rc=$?
+    [[ $rc == 5 && $out == *"already running"* ]] ||
+        scen_fail "a second tapclient with the same config: exit $rc (expected 5, already running): $out"
+    { lab_alive "$CLIENT_PID" && scen_client_dev_exists; } || scen_fail "the second tapclient disturbed the first"
+    lab_ping_n "$CLI_NS" "$SRV_TAP_IP" 1 >/dev/null || scen_fail "no ping after the second tapclient was refused"
+
+    stop_client
+    [[ ! -e $pub/status.sock ]] || scen_fail "status socket left behind after tapclient exited"
+    rc=0
+    out=$("$TAPCLIENT" status --config "$STATUS_CONFIG" 2>&1) || rc=$?
+    [[ $rc == 1 && $out == *"no tapclient is running for"* ]] || scen_fail "after exit: status gave exit $rc: $out"
+    scen_pass "socket 0600 in a 0755 folder; up: bytes_in/packets_to_tun $before; after restart reconnects=1; nobody -> exit 5; second client -> exit 5; stopped -> socket removed, exit 1"
 }
 
 # ------------------------------------------------------------------ main

@@ -8,6 +8,8 @@
 //! tapclient --config FILE          run until SIGINT/SIGTERM
 //! tapclient run --config FILE      the same, spelled out
 //! tapclient check --config FILE    validate the config and open the credentials, no connection
+//! tapclient status --config FILE   state and counters of the client running with FILE [--json]
+//! tapclient import PROFILE [-o FILE] [--force]   convert an OpenVPN .ovpn profile into a config
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -49,12 +51,13 @@ Logging:
   variable, when set, overrides these flags (tracing env-filter syntax, e.g. RUST_LOG=debug).
 
 Exit codes:
-  0  stopped cleanly (SIGINT/SIGTERM), or check found everything usable
-  1  runtime failure or unexpected error
+  0  stopped cleanly (SIGINT/SIGTERM), or check found everything usable, or status printed
+  1  runtime failure or unexpected error; status: no tapclient is running for the config
   2  usage or config error
   3  credentials unusable (PKCS#12, CA or password)
   4  server authentication failed, or the server rejected us (TLS)
-  5  system error (TUN or network configuration, e.g. not root)
+  5  system error (TUN, network configuration or status socket, e.g. not root); status:
+     permission denied on the status socket
   6  server unreachable (the first connection never succeeded)";
 
 /// Parsed command line.
@@ -85,12 +88,36 @@ pub struct Cli {
 }
 
 /// What to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Connect and run until SIGINT/SIGTERM (the default without a subcommand).
     Run,
     /// Validate the config and open the credentials, without connecting.
     Check,
+    /// Show the state and counters of the tapclient running with this config (read from its
+    /// status socket).
+    Status {
+        /// Print the JSON document the running client sends instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert an OpenVPN client profile (.ovpn) into a tapclient config (docs/import.md).
+    Import(ImportArgs),
+}
+
+/// `tapclient import PROFILE [-o FILE] [--force]`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct ImportArgs {
+    /// The OpenVPN client profile to convert.
+    #[arg(value_name = "PROFILE")]
+    pub profile: PathBuf,
+    /// The TOML to write (default: PROFILE with the extension .toml); extracted credentials are
+    /// written beside it as <stem>-ca.crt, <stem>-ta.key, <stem>-tc.key, <stem>.p12.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Overwrite output files that exist already.
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl Cli {
@@ -103,7 +130,7 @@ impl Cli {
     /// The subcommand; [`Command::Run`] when none was given. (Not named `command`, which would
     /// shadow clap's `CommandFactory::command`.)
     pub fn subcommand(&self) -> Command {
-        self.command.unwrap_or(Command::Run)
+        self.command.clone().unwrap_or(Command::Run)
     }
 
     /// The `--config` path, if given.
@@ -200,6 +227,28 @@ mod tests {
             parse(&["-v", "-q"]).unwrap_err().kind(),
             ErrorKind::ArgumentConflict
         );
+    }
+
+    #[test]
+    fn import_takes_a_profile_an_output_and_force() {
+        let cli = parse(&["import", "office.ovpn"]).unwrap();
+        let expected = ImportArgs {
+            profile: PathBuf::from("office.ovpn"),
+            output: None,
+            force: false,
+        };
+        assert_eq!(cli.subcommand(), Command::Import(expected));
+        let cli = parse(&["import", "a.ovpn", "-o", "/etc/tapclient/a.toml", "--force"]).unwrap();
+        let Command::Import(args) = cli.subcommand() else {
+            panic!("not import");
+        };
+        assert_eq!(
+            args.output.as_deref(),
+            Some(Path::new("/etc/tapclient/a.toml"))
+        );
+        assert!(args.force);
+        let err = parse(&["import"]).unwrap_err();
+        assert_eq!(err.exit_code(), exit::USAGE);
     }
 
     #[test]

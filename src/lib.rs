@@ -26,8 +26,10 @@ pub mod ether;
 pub mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod import;
 pub mod netcfg;
 pub mod openvpn;
+pub mod status;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod tls;

@@ -12,7 +12,7 @@ mod tls_server;
 
 use std::sync::Arc;
 
-use ovpn_net::{client_settings, server_config, Net};
+use ovpn_net::{server_config, Net};
 use ovpn_server::{ServerConfig, ServerWrap};
 use tapclient::openvpn::client::{PacketError, Settings};
 use tapclient::openvpn::data::{DataCipher, DataError};
@@ -34,8 +34,7 @@ fn settings(
     fallback: Option<DataCipher>,
     auth: AuthDigest,
 ) -> Arc<Settings> {
-    let mut settings = Arc::try_unwrap(client_settings(&ServerWrap::None))
-        .unwrap_or_else(|_| unreachable!("a fresh Arc"));
+    let mut settings = ovpn_net::settings(&ServerWrap::None);
     settings.ciphers = ciphers.to_vec();
     settings.fallback_cipher = fallback;
     settings.data_auth = auth;

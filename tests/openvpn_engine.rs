@@ -2,7 +2,9 @@
 //! engine against a scripted OpenVPN 2.6-like server over a simulated network and clock —
 //! handshake variants (EKM, PRF, TLS 1.2, tls-auth, tls-crypt), loss, duplication and
 //! reordering of control packets, hand-window and ping-restart expiry, renegotiation with a lame
-//! duck, and server control messages. Deterministic; no real time is measured.
+//! duck, and server control messages; client-initiated renegotiation (`renegotiation`),
+//! auth-user-pass and auth-token (`auth`), configured fallbacks, phase and EXIT (`lifecycle`).
+//! Deterministic; no real time is measured.
 
 // Only the OpenVPN harness of `common` (the rest of it drives the async driver).
 #[path = "common/ovpn_net.rs"]
@@ -11,6 +13,13 @@ mod ovpn_net;
 mod ovpn_server;
 #[path = "common/tls_server.rs"]
 mod tls_server;
+
+#[path = "openvpn_engine/auth.rs"]
+mod auth;
+#[path = "openvpn_engine/lifecycle.rs"]
+mod lifecycle;
+#[path = "openvpn_engine/renegotiation.rs"]
+mod renegotiation;
 
 use std::time::Duration;
 
@@ -523,6 +532,16 @@ fn restart_halt_and_exit_from_the_server() {
             assert!(net.restart().is_none(), "{message}");
         }
     }
+    // `N`: the server sends us to the next server of the list.
+    let mut net = Net::new(server_config());
+    net.establish();
+    net.server.send_control_message("RESTART,[N]go elsewhere");
+    assert!(net.run_until(SECOND, |n| n.events.len() == 2));
+    assert!(
+        matches!(net.events.last(), Some((_, Event::NextServer(why))) if why.contains("go elsewhere")),
+        "{:?}",
+        net.events
+    );
     // OCC EXIT over the data channel (§8) ends the connection too.
     let mut net = Net::new(server_config());
     net.establish();

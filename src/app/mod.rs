@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{exit, Cli, Command};
+use crate::cli::{exit, Cli, Command, ImportArgs};
 use crate::config::{self, Config, ConfigError, TlsConfig};
 use crate::credentials::PromptCache;
 use crate::credentials::{self, CredentialsError};
@@ -22,6 +22,7 @@ use crate::driver::{
 };
 use crate::ether::Bridge;
 use crate::netcfg::{InterfaceSettings, NetcfgError};
+use crate::status::{self, Reporter};
 use crate::tls::{self, TlsError};
 use crate::tun::{OsTun, TunError};
 use netsetup::{NetSetup, RoutePolicy};
@@ -49,6 +50,10 @@ pub enum AppError {
     OpenVpnWithoutTls,
     #[error(transparent)]
     OpenVpnSetup(#[from] openvpn::OpenVpnSetupError),
+    #[error("status socket: {0}")]
+    StatusServer(#[from] status::ServeError),
+    #[error(transparent)]
+    StatusQuery(#[from] status::QueryError),
 }
 
 impl AppError {
@@ -64,6 +69,9 @@ impl AppError {
             AppError::Driver(DriverError::Unreachable { .. }) => exit::UNREACHABLE,
             AppError::Driver(DriverError::System(_)) => exit::SYSTEM,
             AppError::Driver(DriverError::Refused(_)) => exit::RUNTIME,
+            AppError::StatusServer(_) => exit::SYSTEM,
+            AppError::StatusQuery(status::QueryError::PermissionDenied(_)) => exit::SYSTEM,
+            AppError::StatusQuery(_) => exit::RUNTIME,
         }
     }
 }
@@ -71,15 +79,32 @@ impl AppError {
 /// Runs the command line and returns the process exit code. Errors are printed here, once.
 pub fn main_with(cli: Cli) -> i32 {
     init_logging(&cli);
-    let result = match cli.config_path() {
-        None => Err(AppError::NoConfig),
-        Some(path) => match cli.subcommand() {
-            Command::Check => check(path),
-            Command::Run => run(path),
-        },
+    let result = match (cli.subcommand(), cli.config_path()) {
+        (Command::Import(args), _) => return import(&args),
+        (_, None) => Err(AppError::NoConfig),
+        (Command::Check, Some(path)) => check(path),
+        (Command::Run, Some(path)) => run(path),
+        (Command::Status { json }, Some(path)) => show_status(path, json),
     };
     match result {
         Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("tapclient: error: {}", error_chain(&e));
+            e.exit_code()
+        }
+    }
+}
+
+/// `tapclient import`: the summary on standard output, what was left out on standard error.
+fn import(args: &ImportArgs) -> i32 {
+    match crate::import::run(&args.profile, args.output.as_deref(), args.force) {
+        Ok(report) => {
+            print!("{report}");
+            for line in report.problems() {
+                eprintln!("tapclient: {line}");
+            }
+            exit::OK
+        }
         Err(e) => {
             eprintln!("tapclient: error: {}", error_chain(&e));
             e.exit_code()
@@ -194,6 +219,7 @@ fn check(path: &Path) -> Result<(), AppError> {
             openvpn.ciphers.join(":")
         );
     }
+    println!("status: {}", config.status_socket.display());
     println!("ok");
     Ok(())
 }
@@ -280,7 +306,11 @@ async fn run_tunnel(
     tls: Option<TlsSetup>,
     cache: &PromptCache,
 ) -> Result<(), AppError> {
+    // Before anything changes on the system: a second client for this config stops here.
+    let reporter = Reporter::for_config(&config.source);
+    let status_server = status::Server::bind(&config.status_socket, reporter.clone())?;
     let mut tun = OsTun::open(config.tun.name.as_deref())?;
+    reporter.set_tun(tun.name());
     let policy = config
         .openvpn
         .as_ref()
@@ -320,7 +350,10 @@ async fn run_tunnel(
     let shutdown = CancellationToken::new();
     let reconnect = Arc::new(tokio::sync::Notify::new());
     let signals = tokio::spawn(handle_signals(shutdown.clone(), reconnect.clone()));
-    let mut stats = RunStats::default();
+    let mut stats = RunStats {
+        reporter: reporter.clone(),
+        ..RunStats::default()
+    };
     let mut reload = CredentialReload { config, cache };
     let controls = Controls {
         shutdown: &shutdown,
@@ -339,40 +372,27 @@ async fn run_tunnel(
     signals.abort();
     net.undo();
     drop(tun);
-    let ethernet = bridge
-        .as_ref()
-        .map(Bridge::counters)
-        .cloned()
-        .unwrap_or_default();
+    reporter.publish(&stats.link, bridge.as_ref());
     tracing::info!(
         "stopped; network configuration undone; {}",
-        summary(&stats, &ethernet)
+        reporter.summary()
     );
+    drop(status_server);
     Ok(result?)
 }
 
-/// One line of counters for the log: traffic both ways and every non-zero drop reason by name.
-fn summary(stats: &RunStats, eth: &crate::ether::Counters) -> String {
-    let link = &stats.link;
-    let mut line = format!(
-        "connects={} reconnects={} from_server={} frames/{} bytes to_server={} frames/{} bytes \
-         to_tun={} from_tun={} arp_replies_sent={} tun_write_errors={} dropped_while_down={}",
-        stats.connects,
-        stats.reconnects,
-        link.records_in,
-        link.bytes_in,
-        link.records_out,
-        link.bytes_out,
-        eth.packets_to_tun,
-        eth.packets_from_tun,
-        eth.arp_replies_sent,
-        link.tun_write_errors,
-        link.dropped_link_down,
-    );
-    for (reason, n) in eth.drops().filter(|&(_, n)| n > 0) {
-        line.push_str(&format!(" drop_{reason}={n}"));
+/// `tapclient status`: the running client's state and counters, as text or JSON.
+fn show_status(path: &Path, json: bool) -> Result<(), AppError> {
+    let config = config::load(path)?;
+    let label = path.display().to_string();
+    let timeout = std::time::Duration::from_secs(5);
+    let (document, report) = status::query(&config.status_socket, &label, timeout)?;
+    if json {
+        print!("{document}");
+    } else {
+        print!("{}", report.to_text());
     }
-    line
+    Ok(())
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM; notifies `reconnect` on every SIGHUP.

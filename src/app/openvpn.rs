@@ -6,10 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::{AuthDigest, Config, ControlWrap, KeyDerivation, OpenVpnConfig};
-use crate::openvpn::client::{Settings, WrapKeys};
+use crate::openvpn::client::{Settings, UserPass, WrapKeys};
 use crate::openvpn::data::DataCipher;
+use crate::openvpn::keymethod::ClientKeyMessage;
 use crate::openvpn::occ::{IvProto, OccOptions, PeerInfo, Platform};
 use crate::openvpn::push::Cipher;
+use crate::openvpn::push::CompressionFraming;
 use crate::openvpn::wrap::{self, StaticKey};
 
 /// Why the OpenVPN settings could not be built (all local problems the user can fix).
@@ -38,6 +40,12 @@ pub enum OpenVpnSetupError {
     PeerInfo(String),
     #[error(transparent)]
     Login(#[from] crate::credentials::CredentialsError),
+    #[error(
+        "the key exchange message would be unusable (shorten the [auth_user_pass] login): {0}"
+    )]
+    KeyMessage(crate::openvpn::keymethod::KeyMethodBuildError),
+    #[error("cannot send the [auth_user_pass] login: {0}")]
+    LoginUnsendable(#[from] crate::openvpn::client::UserPassError),
 }
 
 /// The engine settings for `config` (which must be an OpenVPN config with `[tls]`).
@@ -47,12 +55,13 @@ pub fn settings(
     tls: Arc<rustls::ClientConfig>,
     cache: &crate::credentials::PromptCache,
 ) -> Result<Settings, OpenVpnSetupError> {
-    // The engine takes the login once it sends it; until then it is only checked here.
-    let _login = openvpn
-        .auth_user_pass
-        .as_ref()
-        .map(|login| crate::credentials::load_user_pass(login, cache))
-        .transpose()?;
+    let user_pass = match &openvpn.auth_user_pass {
+        None => None,
+        Some(login) => {
+            let login = crate::credentials::load_user_pass(login, cache)?;
+            Some(UserPass::new(login.username, login.password)?)
+        }
+    };
     let wrap_keys = wrap_keys(&openvpn.wrap)?;
     let data = data_options(config, openvpn)?;
     let mut peer_info = PeerInfo::new(Platform::current());
@@ -62,19 +71,41 @@ pub fn settings(
         .map(|c| Cipher::from_name(c))
         .collect();
     peer_info.proto = IvProto::new(openvpn.key_derivation == KeyDerivation::Auto);
+    let options = data.occ.to_options_string();
+    let peer_info = peer_info
+        .encode()
+        .map_err(|e| OpenVpnSetupError::PeerInfo(e.to_string()))?;
+    let login = user_pass
+        .as_ref()
+        .map_or(("", ""), |l| (l.username(), l.expose_password()));
+    ClientKeyMessage::checked_len([&options, login.0, login.1, &peer_info])
+        .map_err(OpenVpnSetupError::KeyMessage)?;
     Ok(Settings {
         tls,
         server_name: crate::tls::server_name(&config.server.remote().host),
         wrap_keys,
-        options: data.occ.to_options_string(),
-        peer_info: peer_info
-            .encode()
-            .map_err(|e| OpenVpnSetupError::PeerInfo(e.to_string()))?,
+        options,
+        peer_info,
         ciphers: data.ciphers,
         fallback_cipher: data.fallback,
         data_auth: data.auth,
         hand_window: openvpn.hand_window,
+        user_pass,
+        reneg_interval: openvpn.reneg,
+        ping: openvpn.ping,
+        ping_restart: openvpn.ping_restart,
+        compression: openvpn.compress.map(compression_framing),
     })
+}
+
+/// The config's `compress` as the engine's framing.
+fn compression_framing(framing: crate::config::CompressFraming) -> CompressionFraming {
+    use crate::config::CompressFraming;
+    match framing {
+        CompressFraming::CompLzo => CompressionFraming::Lzo,
+        CompressFraming::Swap => CompressionFraming::Swap,
+        CompressFraming::V2 => CompressionFraming::V2,
+    }
 }
 
 /// The data-channel settings: ciphers offered, the fallback (`cipher`), the HMAC digest of CBC
@@ -106,7 +137,8 @@ fn data_options(
             ControlWrap::TlsAuth { direction, .. } => Some(key_direction(*direction)),
             _ => None,
         },
-        comp_lzo: false,
+        // Stock peers list `comp-lzo` whenever any compression framing is configured (§4.1).
+        comp_lzo: openvpn.compress.is_some(),
         cipher: fallback,
         cipher_offered: fallback.is_some_and(|c| ciphers.contains(&c)),
         auth,
@@ -170,42 +202,101 @@ fn read_key(path: &Path) -> Result<StaticKey, OpenVpnSetupError> {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+    use std::time::Duration;
 
     use super::*;
-    use crate::config::test_support::OPENVPN_MINIMAL;
 
-    fn data_options_of(keys: &str) -> DataOptions {
-        let text = format!("{OPENVPN_MINIMAL}[openvpn]\n{keys}\n");
+    fn settings_for(openvpn_keys: &str) -> Settings {
+        try_settings(openvpn_keys).unwrap()
+    }
+
+    fn try_settings(openvpn_keys: &str) -> Result<Settings, OpenVpnSetupError> {
+        let text = format!(
+            "{}[openvpn]\n{openvpn_keys}\n",
+            crate::config::test_support::OPENVPN_MINIMAL
+        );
         let config = crate::config::parse(&text, Path::new("/etc/tapclient/t.toml")).unwrap();
         let openvpn = config.openvpn.clone().unwrap();
-        data_options(&config, &openvpn).unwrap()
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let cache = crate::credentials::PromptCache::default();
+        settings(&config, &openvpn, Arc::new(tls), &cache)
+    }
+
+    #[test]
+    fn the_login_goes_to_the_engine_and_oversized_ones_are_refused_before_connecting() {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = dir.path().join("a.auth");
+        std::fs::write(&auth, "alice\nwonderland\n").unwrap();
+        let keys = format!("[auth_user_pass]\nfile = \"{}\"", auth.display());
+        let set = settings_for(&keys);
+        let login = set.user_pass.as_ref().expect("a login");
+        assert_eq!(
+            (login.username(), login.expose_password()),
+            ("alice", "wonderland")
+        );
+        assert!(settings_for("").user_pass.is_none());
+        // Each fits on its own; together they overflow the server's 2048-byte read.
+        let long = "x".repeat(1000);
+        std::fs::write(&auth, format!("{long}\n{long}\n")).unwrap();
+        let err = try_settings(&keys).err().expect("refused");
+        assert!(err.to_string().contains("[auth_user_pass]"), "{err}");
+        assert!(!err.to_string().contains(&long), "never shows the values");
+    }
+
+    #[test]
+    fn reneg_keepalive_and_compression_fallbacks_come_from_the_config() {
+        let defaults = settings_for("");
+        assert_eq!(defaults.reneg_interval, Some(Duration::from_secs(3600)));
+        assert_eq!((defaults.ping, defaults.ping_restart), (None, None));
+        assert_eq!(defaults.compression, None);
+        assert!(
+            !defaults.options.contains("comp-lzo"),
+            "{}",
+            defaults.options
+        );
+
+        let keys = "reneg_sec = 0\nping = 10\nping_restart = 60\ncompress = \"stub-v2\"";
+        let set = settings_for(keys);
+        assert_eq!(set.reneg_interval, None);
+        assert_eq!(set.ping, Some(Duration::from_secs(10)));
+        assert_eq!(set.ping_restart, Some(Duration::from_secs(60)));
+        assert_eq!(set.compression, Some(CompressionFraming::V2));
+        // Any configured framing puts `comp-lzo` into the options string, as stock peers do.
+        assert!(set.options.contains(",comp-lzo,"), "{}", set.options);
+        let lzo = settings_for("compress = \"comp-lzo\"");
+        assert_eq!(lzo.compression, Some(CompressionFraming::Lzo));
     }
 
     #[test]
     fn cbc_settings_and_the_stock_options_string() {
         // As the stock 2.6.14 client with `data-ciphers AES-256-CBC`, `auth SHA256`, `cipher
         // AES-256-CBC` sends it (§4.1, captured in the lab).
-        let data = data_options_of(
+        let settings = settings_for(
             "ciphers = [\"AES-256-CBC\"]\ncipher = \"AES-256-CBC\"\nauth = \"SHA256\"",
         );
-        assert_eq!(data.ciphers, [DataCipher::Aes256Cbc]);
-        assert_eq!(data.fallback, Some(DataCipher::Aes256Cbc));
-        assert_eq!(data.auth, wrap::AuthDigest::Sha256);
+        assert_eq!(settings.ciphers, [DataCipher::Aes256Cbc]);
+        assert_eq!(settings.fallback_cipher, Some(DataCipher::Aes256Cbc));
+        assert_eq!(settings.data_auth, wrap::AuthDigest::Sha256);
         assert_eq!(
-            data.occ.to_options_string(),
+            settings.options,
             "V4,dev-type tap,link-mtu 1603,tun-mtu 1500,proto TCPv4_CLIENT,cipher AES-256-CBC,\
              auth SHA256,keysize 256,key-method 2,tls-client"
         );
         // Without `cipher`: stock's implicit BF-CBC, with the configured digest.
-        let data = data_options_of("ciphers = [\"AES-128-CBC\"]\nauth = \"SHA1\"");
-        assert_eq!((data.fallback, data.auth), (None, wrap::AuthDigest::Sha1));
-        assert!(data
-            .occ
-            .to_options_string()
+        let settings = settings_for("ciphers = [\"AES-128-CBC\"]\nauth = \"SHA1\"");
+        assert_eq!(settings.fallback_cipher, None);
+        assert_eq!(settings.data_auth, wrap::AuthDigest::Sha1);
+        assert!(settings
+            .options
             .contains(",link-mtu 1575,tun-mtu 1500,proto TCPv4_CLIENT,auth SHA1,keysize 128,"));
         // The defaults give the stock default string.
         assert_eq!(
-            data_options_of("").occ.to_options_string(),
+            settings_for("").options,
             OccOptions::default().to_options_string()
         );
     }

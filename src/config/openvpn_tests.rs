@@ -287,9 +287,20 @@ fn issue_4_keys_take_their_defaults() {
     assert_eq!(openvpn.compress, None);
     assert!(!openvpn.route_nopull && !openvpn.redirect_gateway && openvpn.routes.is_empty());
     assert_eq!(openvpn.auth_user_pass, None);
+    let socket = config.status_socket.to_string_lossy().into_owned();
+    assert!(
+        socket.starts_with("/run/tapclient/office-") && socket.ends_with(".sock"),
+        "{socket}"
+    );
     assert_eq!(
         config.status_socket,
-        PathBuf::from("/run/tapclient/office.sock")
+        default_status_socket(Path::new("/etc/tapclient/office.toml")),
+        "the same file, the same socket"
+    );
+    assert_ne!(
+        config.status_socket,
+        default_status_socket(Path::new("/home/me/office.toml")),
+        "another folder, another socket"
     );
 }
 

@@ -34,19 +34,28 @@ pub struct Config {
     pub status_socket: PathBuf,
 }
 
-/// Where the status socket of the tapclient running `config_file` lives by default:
-/// `/run/tapclient/<file stem>.sock` (`/var/run/...` on macOS), so `tapclient status --config F`
-/// finds the client started with the same `F`.
+/// Where the status socket of the tapclient running `config_file` (absolute) lives by default:
+/// `/run/tapclient/<file stem>-<8 hex digits>.sock` (`/var/run/...` on macOS), the digits a hash
+/// of the config file's path. `tapclient status --config F` finds the client started with the
+/// same `F`, and two configs of the same name in different folders do not collide.
 pub fn default_status_socket(config_file: &std::path::Path) -> PathBuf {
     let stem = config_file
         .file_stem()
         .map_or_else(|| "tapclient".into(), |s| s.to_string_lossy().into_owned());
+    // FNV-1a (32 bits): stable across runs and builds, unlike std's SipHash keys.
+    let hash = config_file
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0x811c_9dc5_u32, |h, &b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
     let run = if cfg!(target_os = "macos") {
         "/var/run/tapclient"
     } else {
         "/run/tapclient"
     };
-    PathBuf::from(run).join(format!("{stem}.sock"))
+    PathBuf::from(run).join(format!("{stem}-{hash:08x}.sock"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

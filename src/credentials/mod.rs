@@ -24,7 +24,7 @@ use zeroize::Zeroize;
 
 pub use password::PromptCache;
 pub use pkcs12::{load_pkcs12, load_pkcs12_cached};
-pub use userpass::{load_user_pass, UserPass, MAX_USER_PASS_LEN};
+pub use userpass::{load_user_pass, UserPass};
 
 /// Why a credential file could not be used. Every message names the file (or the variable)
 /// and says what to do.
@@ -143,9 +143,6 @@ pub enum CredentialsError {
         #[source]
         source: io::Error,
     },
-
-    #[error("the {what} for the server login is longer than 4096 bytes; no server accepts that")]
-    UserPassTooLong { what: &'static str },
 }
 
 /// A point in time from a certificate (UTC), e.g. `notAfter`. Displays as

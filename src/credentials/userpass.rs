@@ -13,10 +13,6 @@ use super::password::{self, Password, PromptCache, TerminalPrompt};
 use super::CredentialsError;
 use crate::config::{AuthUserPass, PasswordSource};
 
-/// The longest username or password a stock server accepts (Debian's build; plain builds take
-/// 128 bytes, §3.1 of the protocol notes).
-pub const MAX_USER_PASS_LEN: usize = 4096;
-
 /// A username and its password (wiped when dropped; `Debug` shows the username only).
 pub struct UserPass {
     pub username: String,
@@ -55,11 +51,6 @@ pub fn load_user_pass(
             cache.ask(Path::new(&label), &TerminalPrompt)?
         }
     };
-    for (what, len) in [("username", username.len()), ("password", password.len())] {
-        if len > MAX_USER_PASS_LEN {
-            return Err(CredentialsError::UserPassTooLong { what });
-        }
-    }
     Ok(UserPass { username, password })
 }
 
@@ -190,19 +181,5 @@ mod tests {
             "{err}"
         );
         assert!(!err.to_string().contains("secret"));
-    }
-
-    #[test]
-    fn overlong_values_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let long = "x".repeat(MAX_USER_PASS_LEN + 1);
-        let file = write(dir.path(), "a.auth", &format!("alice\n{long}\n"));
-        let config = AuthUserPass {
-            file: Some(file),
-            username: None,
-            password: PasswordSource::Unset,
-        };
-        let err = load_user_pass(&config, &PromptCache::default()).unwrap_err();
-        assert!(err.to_string().contains("password"), "{err}");
     }
 }

@@ -18,8 +18,9 @@ use bytes::{BufMut, BytesMut};
 use super::session::{LinkCounters, LinkLoss, SessionEnd};
 use crate::ether::{Bridge, BridgeConfig, FrameSink};
 use crate::framing::{self, Deframer};
-use crate::openvpn::client::{Client, Event};
+use crate::openvpn::client::{Client, Event, Stage};
 use crate::openvpn::push::PushedConfig;
+use crate::status::State;
 use crate::tun::PacketDevice;
 
 /// Smallest frame we send: an Ethernet header (simpletun cannot take less).
@@ -54,6 +55,8 @@ pub struct Endpoint<'a> {
     pub server: Option<IpAddr>,
     /// Whether the user was told that the server sends something we cannot read.
     pub warned_incompatible: bool,
+    /// Where state changes and counters are published.
+    pub reporter: &'a crate::status::Reporter,
 }
 
 /// What every sink writes through: counters, a reused scratch buffer, the record limit.
@@ -65,6 +68,23 @@ pub struct LinkIo<'a> {
 }
 
 impl LinkIo<'_> {
+    /// Every control packet the OpenVPN engine has queued, as records in `out`.
+    fn flush_control(&mut self, client: &mut Client, now: Instant, out: &mut BytesMut) {
+        loop {
+            self.scratch.clear();
+            if !client.poll_transmit(now, self.scratch) {
+                break;
+            }
+            let packet = &self.scratch[..];
+            if write_record(out, packet.len(), self.max_record, |buf| {
+                buf.copy_from_slice(packet);
+                Some(packet.len())
+            }) {
+                self.counters.records_out += 1;
+            }
+        }
+    }
+
     fn record_sink<'s>(&'s mut self, out: &'s mut BytesMut) -> RecordSink<'s> {
         RecordSink {
             out,
@@ -194,7 +214,8 @@ fn report_dropped(e: &crate::openvpn::client::PacketError, warned: &mut bool) {
                 tracing::warn!("dropping packets from the server: {data}");
             }
         }
-        _ => tracing::debug!("dropped a packet from the server: {e}"),
+        // Per packet, and counted: trace only.
+        _ => tracing::trace!("dropped a packet from the server: {e}"),
     }
 }
 
@@ -225,6 +246,7 @@ impl Endpoint<'_> {
             Link::Simpletun => {
                 self.io.counters.established += 1;
                 self.with_sink(now, out, |bridge, sink| bridge.link_up(now, sink));
+                self.reporter.up(None);
                 Ok(())
             }
             Link::OpenVpn(_) => self.after_openvpn_input(now, out),
@@ -320,6 +342,12 @@ impl Endpoint<'_> {
         }
     }
 
+    /// Publishes the counters (see [`crate::status::Throttle`] for how often).
+    pub fn publish_status(&self) {
+        self.reporter
+            .publish(self.io.counters, self.bridge.as_ref());
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         let bridge = self.bridge.as_ref().and_then(Bridge::poll_timeout);
         let link = match &self.link {
@@ -340,6 +368,28 @@ impl Endpoint<'_> {
         }
     }
 
+    /// Queues a goodbye for the server where the protocol has one: OpenVPN's `EXIT` when the
+    /// server negotiated `cc-exit` (§7.3). True when it is in `out` and its acknowledgement is
+    /// worth waiting for ([`Endpoint::exit_acknowledged`]); false: just close.
+    pub fn queue_exit(&mut self, now: Instant, out: &mut BytesMut) -> bool {
+        let Link::OpenVpn(client) = &mut self.link else {
+            return false;
+        };
+        if !client.queue_exit() {
+            return false;
+        }
+        self.io.flush_control(client, now, out);
+        true
+    }
+
+    /// True once the server acknowledged the goodbye of [`Endpoint::queue_exit`].
+    pub fn exit_acknowledged(&self) -> bool {
+        match &self.link {
+            Link::OpenVpn(client) => client.exit_acknowledged(),
+            Link::Simpletun => false,
+        }
+    }
+
     /// Sends what the OpenVPN engine has queued (control packets, a keepalive ping) and acts on
     /// its events.
     fn after_openvpn_input(&mut self, now: Instant, out: &mut BytesMut) -> Result<(), SessionEnd> {
@@ -347,27 +397,28 @@ impl Endpoint<'_> {
             return Ok(());
         };
         let io = &mut self.io;
-        loop {
-            io.scratch.clear();
-            if !client.poll_transmit(now, io.scratch) {
-                break;
-            }
-            let packet = &io.scratch[..];
-            if write_record(out, packet.len(), io.max_record, |buf| {
-                buf.copy_from_slice(packet);
-                Some(packet.len())
-            }) {
-                io.counters.records_out += 1;
-            }
-        }
+        io.flush_control(client, now, out);
         let room = crate::openvpn::data::PING_MAGIC.len() + OPENVPN_OVERHEAD;
         if write_record(out, room, io.max_record, |buf| client.poll_ping(now, buf)) {
             io.counters.records_out += 1;
+        }
+        if !client.is_established() {
+            self.reporter.handshake(match client.handshake_stage() {
+                Stage::AwaitReset | Stage::Handshake => State::Tls,
+                Stage::AwaitKeyExchange | Stage::KeysExchanged => State::Authenticating,
+            });
         }
         while let Some(event) = self.next_event() {
             self.handle_event(event, now, out)?;
         }
         Ok(())
+    }
+
+    fn current_key(&self) -> Option<(u8, crate::openvpn::data::DataCipher)> {
+        match &self.link {
+            Link::OpenVpn(client) => client.current_key(),
+            Link::Simpletun => None,
+        }
     }
 
     fn next_event(&mut self) -> Option<Event> {
@@ -394,18 +445,19 @@ impl Endpoint<'_> {
                     *self.bridge = Some(Bridge::new(config));
                 }
                 self.with_sink(now, out, |bridge, sink| bridge.link_up(now, sink));
-                if let Link::OpenVpn(client) = &self.link {
-                    if let Some((key_id, cipher)) = client.current_key() {
-                        tracing::info!(key_id, cipher = cipher.name(), "tunnel established");
-                    }
-                }
+                self.reporter
+                    .up(self.current_key().map(|(id, c)| (id, c.name())));
                 Ok(())
             }
             Event::Rekeyed { key_id } => {
-                tracing::info!(key_id, "data channel rekeyed");
+                let cipher = self.current_key().map_or("?", |(_, c)| c.name());
+                // The engine logs the renegotiation at info already.
+                tracing::debug!(key_id, cipher, "data channel rekeyed");
+                self.reporter.rekeyed(key_id, cipher);
                 Ok(())
             }
             Event::Restart(reason) => Err(SessionEnd::Lost(LinkLoss::Server(reason))),
+            Event::NextServer(reason) => Err(SessionEnd::Lost(LinkLoss::NextServer(reason))),
             Event::Fatal {
                 authentication,
                 reason,

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{ReconnectConfig, Remote};
 use crate::ether::Bridge;
-use crate::openvpn::client::{Client, Settings as OpenVpnSettings};
+use crate::openvpn::client::{Client, Settings as OpenVpnSettings, TokenLogin};
 use crate::tun::PacketDevice;
 pub use link::{Configure, Endpoint, Link};
 pub use session::{Buffers, LinkCounters, LinkLoss, SessionEnd};
@@ -98,12 +98,14 @@ fn describe(remotes: &[Remote]) -> String {
     }
 }
 
-/// Counters of the whole run, across connections.
+/// Counters of the whole run, across connections, and the reporter that publishes them (and
+/// the state) for the log and `tapclient status`.
 #[derive(Debug, Clone, Default)]
 pub struct RunStats {
     pub link: LinkCounters,
     pub connects: u64,
     pub reconnects: u64,
+    pub reporter: crate::status::Reporter,
 }
 
 /// How one connection attempt ended, for the retry policy.
@@ -135,10 +137,12 @@ pub async fn run<T: PacketDevice>(
     let mut backoff = Backoff::new(&config.reconnect);
     let mut next = 0usize;
     let mut failed_rounds = 0u32;
+    let mut auth_token = None;
     loop {
         let index = next;
         let remote = config.remotes[index].clone();
-        tracing::info!(remote = %remote, "connecting");
+        let count = config.remotes.len();
+        stats.reporter.connecting(&remote.to_string(), index, count);
         let connecting = transport::connect(&remote, config.tls.as_ref(), config.connect_timeout);
         let result = tokio::select! {
             () = controls.shutdown.cancelled() => return Ok(()),
@@ -151,6 +155,9 @@ pub async fn run<T: PacketDevice>(
                 }
                 stats.connects += 1;
                 log_connected(config, &remote, &stream);
+                let (connects, reconnects) = (stats.connects, stats.reconnects);
+                let server = transport::peer_ip(&stream);
+                stats.reporter.connected(server, connects, reconnects);
                 let records_before = stats.link.records_in;
                 let end = run_session(
                     config,
@@ -163,6 +170,8 @@ pub async fn run<T: PacketDevice>(
                         buffers: &mut buffers,
                         scratch: &mut scratch,
                         counters: &mut stats.link,
+                        reporter: &stats.reporter,
+                        auth_token: &mut auth_token,
                     },
                     controls.shutdown,
                     controls.reconnect,
@@ -178,6 +187,8 @@ pub async fn run<T: PacketDevice>(
                 match end {
                     SessionEnd::Shutdown => return Ok(()),
                     SessionEnd::Reconnect => {
+                        // Fresh credentials are meant to be used, not a token of the old ones.
+                        auth_token = None;
                         match controls.reload.reload(config) {
                             Ok(()) => tracing::info!("SIGHUP: credentials re-read; reconnecting"),
                             Err(e) => tracing::error!(
@@ -192,8 +203,9 @@ pub async fn run<T: PacketDevice>(
                     }
                     SessionEnd::Lost(loss) => {
                         let rejected = matches!(loss, LinkLoss::Handshake(_));
+                        let onwards = matches!(loss, LinkLoss::NextServer(_));
                         let why = format!("link to {remote} lost: {loss}");
-                        if stats.link.established == 0 || rejected {
+                        if stats.link.established == 0 || rejected || onwards {
                             Attempt::Failed { why, rejected }
                         } else {
                             Attempt::Lost {
@@ -213,13 +225,9 @@ pub async fn run<T: PacketDevice>(
                 rejected: false,
             },
         };
-        let delay = match attempt {
-            Attempt::Lost { why, at_once } => {
-                tracing::warn!("{why}");
-                (!at_once).then(|| backoff.next_delay())
-            }
+        let (why, delay) = match attempt {
+            Attempt::Lost { why, at_once } => (why, (!at_once).then(|| backoff.next_delay())),
             Attempt::Failed { why, rejected } => {
-                tracing::warn!("{why}");
                 next = (index + 1) % config.remotes.len();
                 let round_over = next == 0;
                 if round_over && stats.link.established == 0 {
@@ -229,11 +237,14 @@ pub async fn run<T: PacketDevice>(
                         return Err(give_up(config, failed_rounds, why, rejected));
                     }
                 }
-                round_over.then(|| backoff.next_delay())
+                (why, round_over.then(|| backoff.next_delay()))
             }
         };
+        let link = &stats.link;
+        stats
+            .reporter
+            .reconnecting(&why, delay, link, bridge.as_ref());
         if let Some(delay) = delay {
-            tracing::info!("reconnecting in {:.1} s", delay.as_secs_f32());
             let waited =
                 wait_disconnected(delay, tun, &mut buffers, &mut stats.link, controls.shutdown);
             if waited.await {
@@ -253,6 +264,9 @@ struct SessionParts<'a, T> {
     buffers: &'a mut Buffers,
     scratch: &'a mut Vec<u8>,
     counters: &'a mut LinkCounters,
+    reporter: &'a crate::status::Reporter,
+    /// The OpenVPN server's auth-token, kept across the connections of a run.
+    auth_token: &'a mut Option<TokenLogin>,
 }
 
 /// Runs one connection to its end; the ends that stop the driver become errors.
@@ -270,12 +284,18 @@ async fn run_session<T: PacketDevice>(
         Protocol::Simpletun => Link::Simpletun,
         Protocol::OpenVpn { settings, .. } => {
             match Client::new(settings.clone(), Instant::now(), unix_now()) {
-                Ok(client) => Link::OpenVpn(Box::new(client)),
+                Ok(mut client) => {
+                    // Like stock clients: a reconnect logs in with the server's auth-token.
+                    if let Some(token) = parts.auth_token.clone() {
+                        client.resume_auth_token(token);
+                    }
+                    Link::OpenVpn(Box::new(client))
+                }
                 Err(e) => return Err(DriverError::Refused(e.to_string())),
             }
         }
     };
-    let end = session::Session {
+    let (end, link) = session::Session {
         tun: parts.tun,
         endpoint: Endpoint {
             link,
@@ -288,6 +308,7 @@ async fn run_session<T: PacketDevice>(
             },
             server,
             warned_incompatible: false,
+            reporter: parts.reporter,
         },
         buffers: parts.buffers,
         tls: config.tls.as_ref(),
@@ -297,6 +318,10 @@ async fn run_session<T: PacketDevice>(
     }
     .run(stream)
     .await;
+    if let Link::OpenVpn(client) = &link {
+        // `None` after AUTH_FAILED: the engine forgot a rejected token.
+        *parts.auth_token = client.auth_token();
+    }
     match end {
         SessionEnd::Fatal {
             authentication,

@@ -10,7 +10,7 @@
 //! complete record in them is handled before the next wait.
 
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -27,6 +27,11 @@ pub const READ_CHUNK: usize = 64 * 1024;
 /// Stop reading the TUN while this much is waiting to be written to the server (back-pressure:
 /// the TUN's own queue then fills and the kernel drops, as a full NIC queue would).
 pub const WRITE_HIGH_WATER: usize = 256 * 1024;
+/// How long a clean disconnect waits for the server to acknowledge our goodbye (OpenVPN
+/// `EXIT`) before closing anyway.
+pub const EXIT_GRACE: Duration = Duration::from_secs(1);
+/// How long already-encapsulated frames get to leave on shutdown when there is no goodbye.
+const FLUSH_GRACE: Duration = Duration::from_millis(200);
 /// Why a session ended.
 #[derive(Debug)]
 pub enum SessionEnd {
@@ -60,6 +65,9 @@ pub enum LinkLoss {
     Io(#[from] io::Error),
     #[error("{0}")]
     Server(String),
+    /// The server sent us to the next server of the list (`RESTART` with `N`).
+    #[error("{0}")]
+    NextServer(String),
     /// An OpenVPN connection that ended before the tunnel was up, with a guess at why.
     #[error("{0}")]
     Handshake(String),
@@ -130,7 +138,9 @@ pub struct Session<'a, 'e, T> {
 impl<T: PacketDevice> Session<'_, '_, T> {
     /// Runs until the connection is lost or shutdown is requested. Starts the link (simpletun:
     /// the bridge's link comes up at once; OpenVPN: the reset goes out).
-    pub async fn run<S: AsyncRead + AsyncWrite>(self, stream: S) -> SessionEnd {
+    /// Returns the link too, so the caller can read what outlives the connection (the OpenVPN
+    /// auth-token).
+    pub async fn run<S: AsyncRead + AsyncWrite>(self, stream: S) -> (SessionEnd, super::Link) {
         let Session {
             tun,
             mut endpoint,
@@ -144,10 +154,11 @@ impl<T: PacketDevice> Session<'_, '_, T> {
             end = pump(tun, &mut endpoint, buffers, tls, tcp_fd, shutdown, stream) => end,
             () = reconnect.notified() => SessionEnd::Reconnect,
         };
-        match end {
+        let end = match end {
             SessionEnd::Lost(loss) => SessionEnd::Lost(endpoint.explain_loss(loss)),
             other => other,
-        }
+        };
+        (end, endpoint.link)
     }
 }
 
@@ -172,19 +183,17 @@ async fn pump<T: PacketDevice, S: AsyncRead + AsyncWrite>(
     if let Err(end) = endpoint.start(Instant::now(), wbuf) {
         return end;
     }
+    let mut publish = crate::status::Throttle::new(Instant::now());
     loop {
         let deadline = endpoint.poll_timeout().map(tokio::time::Instant::from_std);
+        let publish_at = publish.deadline().map(tokio::time::Instant::from_std);
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
             rbuf.reserve(READ_CHUNK);
         }
         tokio::select! {
             biased;
             () = shutdown.cancelled() => {
-                // Best effort: let already-encapsulated frames leave, briefly.
-                let _ = tokio::time::timeout(
-                    std::time::Duration::from_millis(200),
-                    async { writer.write_all(wbuf).await?; writer.shutdown().await },
-                ).await;
+                close(&mut reader, &mut writer, endpoint, tun, rbuf, wbuf).await;
                 return SessionEnd::Shutdown;
             }
             progress = write_or_flush(&mut writer, wbuf), if !wbuf.is_empty() || needs_flush => match progress {
@@ -221,7 +230,53 @@ async fn pump<T: PacketDevice, S: AsyncRead + AsyncWrite>(
                     return end;
                 }
             }
+            () = sleep_until(publish_at), if publish_at.is_some() => {}
         }
+        if publish.after_event(Instant::now()) {
+            endpoint.publish_status();
+        }
+    }
+}
+
+/// Shutdown: says goodbye where the protocol has one (OpenVPN `EXIT` after `cc-exit`), lets
+/// already-encapsulated frames leave, waits up to [`EXIT_GRACE`] for the goodbye to be
+/// acknowledged (reading meanwhile, so the ACK is seen), then closes our side.
+async fn close<T: PacketDevice, R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    reader: &mut R,
+    writer: &mut W,
+    endpoint: &mut Endpoint<'_>,
+    tun: &mut T,
+    rbuf: &mut BytesMut,
+    wbuf: &mut BytesMut,
+) {
+    let exiting = endpoint.queue_exit(Instant::now(), wbuf);
+    let grace = if exiting { EXIT_GRACE } else { FLUSH_GRACE };
+    let goodbye = async {
+        writer.write_all(wbuf).await?;
+        wbuf.clear();
+        writer.flush().await?;
+        while exiting && !endpoint.exit_acknowledged() {
+            if reader.read_buf(rbuf).await? == 0 {
+                break;
+            }
+            if endpoint
+                .handle_records(Instant::now(), rbuf, tun, wbuf)
+                .is_err()
+            {
+                break;
+            }
+            writer.write_all(wbuf).await?;
+            wbuf.clear();
+        }
+        writer.shutdown().await
+    };
+    let result = tokio::time::timeout(grace, goodbye).await;
+    if exiting {
+        let acknowledged = endpoint.exit_acknowledged();
+        tracing::info!(acknowledged, "told the server we are leaving (EXIT)");
+    }
+    if let Ok(Err(e)) = result {
+        tracing::debug!("closing the connection: {e}");
     }
 }
 

@@ -28,8 +28,10 @@ pub const PRE_MASTER_LEN: usize = 48;
 pub const RANDOM_LEN: usize = 32;
 /// Largest options string we send, as its wire length (text + NUL) (`ssl.h`).
 pub const MAX_OPTIONS_LEN: usize = 512;
-/// Largest username or password we send, as wire length (text + NUL) (`misc.h`).
-pub const MAX_CREDENTIAL_LEN: usize = 128;
+/// Largest username or password we send, as wire length (text + NUL). Stock servers take 128
+/// (`USER_PASS_LEN`, `misc.h`), builds with PKCS#11 (Debian's) 4096; the whole message must fit
+/// [`MAX_MESSAGE_LEN`] anyway, so 1024 leaves room for the options and peer-info.
+pub const MAX_CREDENTIAL_LEN: usize = 1024;
 /// Largest string accepted from the peer (PKCS#11 builds allow 4096-byte credentials).
 pub const MAX_READ_STRING_LEN: usize = 4096;
 /// Largest message we send: the peer reads it with one read into a 2048-byte buffer
@@ -226,14 +228,32 @@ pub struct ClientKeyMessage<'a> {
 impl ClientKeyMessage<'_> {
     /// The wire bytes. They hold the pre-master secret and the password, hence `Zeroizing`.
     pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>, KeyMethodBuildError> {
-        let strings = [
-            (Field::Options, self.options, MAX_OPTIONS_LEN),
-            (Field::Username, self.username, MAX_CREDENTIAL_LEN),
-            (Field::Password, self.password, MAX_CREDENTIAL_LEN),
-            (Field::PeerInfo, self.peer_info, MAX_MESSAGE_LEN),
+        let strings = [self.options, self.username, self.password, self.peer_info];
+        let len = Self::checked_len(strings)?;
+        let mut out = Zeroizing::new(Vec::with_capacity(len));
+        out.extend_from_slice(&0u32.to_be_bytes());
+        out.push(KEY_METHOD_2);
+        out.extend_from_slice(&self.source.pre_master);
+        out.extend_from_slice(&self.source.random1);
+        out.extend_from_slice(&self.source.random2);
+        for text in strings {
+            write_string(&mut out, text);
+        }
+        Ok(out)
+    }
+
+    /// The wire length of a message with these strings (options, username, password,
+    /// peer-info), or why it cannot be sent. Needs no secrets: settings are checked with it
+    /// before any connection.
+    pub fn checked_len(strings: [&str; 4]) -> Result<usize, KeyMethodBuildError> {
+        let fields = [
+            (Field::Options, MAX_OPTIONS_LEN),
+            (Field::Username, MAX_CREDENTIAL_LEN),
+            (Field::Password, MAX_CREDENTIAL_LEN),
+            (Field::PeerInfo, MAX_MESSAGE_LEN),
         ];
         let mut len = HEADER_LEN + PRE_MASTER_LEN + 2 * RANDOM_LEN;
-        for &(field, text, max) in &strings {
+        for ((field, max), text) in fields.into_iter().zip(strings) {
             len += 2 + check_outgoing(field, text, max)?;
         }
         if len > MAX_MESSAGE_LEN {
@@ -242,16 +262,7 @@ impl ClientKeyMessage<'_> {
                 max: MAX_MESSAGE_LEN,
             });
         }
-        let mut out = Zeroizing::new(Vec::with_capacity(len));
-        out.extend_from_slice(&0u32.to_be_bytes());
-        out.push(KEY_METHOD_2);
-        out.extend_from_slice(&self.source.pre_master);
-        out.extend_from_slice(&self.source.random1);
-        out.extend_from_slice(&self.source.random2);
-        for &(_, text, _) in &strings {
-            write_string(&mut out, text);
-        }
-        Ok(out)
+        Ok(len)
     }
 }
 
@@ -514,17 +525,23 @@ mod tests {
     #[test]
     fn outgoing_limits_are_enforced() {
         use KeyMethodBuildError as E;
-        let (ok_user, long) = ("u".repeat(127), "u".repeat(128));
-        assert!(encode(CLIENT_OCC, &ok_user, &ok_user, "").is_ok());
+        let max = MAX_CREDENTIAL_LEN;
+        let (ok_user, long) = ("u".repeat(max - 1), "u".repeat(max));
+        assert!(encode(CLIENT_OCC, &ok_user, "", "").is_ok());
         let too_long = |field, len, max| Err(E::StringTooLong { field, len, max });
         assert_eq!(
             encode("", &long, "", "").map(drop),
-            too_long(Field::Username, 129, 128)
+            too_long(Field::Username, max + 1, max)
         );
         assert_eq!(
             encode("", "", &long, "").map(drop),
-            too_long(Field::Password, 129, 128)
+            too_long(Field::Password, max + 1, max)
         );
+        // Each fits alone; both together overflow the peer's 2048-byte read.
+        assert!(matches!(
+            encode(CLIENT_OCC, &ok_user, &ok_user, ""),
+            Err(E::MessageTooLong { .. })
+        ));
         let options = "o".repeat(512);
         assert_eq!(
             encode(&options, "", "", "").map(drop),

@@ -51,6 +51,8 @@ pub struct Client {
     pub reconnect: Arc<tokio::sync::Notify>,
     /// How often the driver reloaded credentials.
     pub reloads: Arc<AtomicU32>,
+    /// What the driver publishes for `tapclient status`.
+    pub reporter: tapclient::status::Reporter,
     pub task: JoinHandle<(Result<(), DriverError>, RunStats)>,
 }
 
@@ -93,8 +95,13 @@ pub fn start_client_to(
     let reconnect = notify.clone();
     let reloads = Arc::new(AtomicU32::new(0));
     let mut reload = CountReloads(reloads.clone());
+    let reporter = tapclient::status::Reporter::new();
+    let published = reporter.clone();
     let task = tokio::spawn(async move {
-        let mut stats = RunStats::default();
+        let mut stats = RunStats {
+            reporter: published,
+            ..RunStats::default()
+        };
         let controls = Controls {
             shutdown: &token,
             reconnect: &notify,
@@ -116,6 +123,7 @@ pub fn start_client_to(
         shutdown,
         reconnect,
         reloads,
+        reporter,
         task,
     }
 }

@@ -60,11 +60,16 @@ pub fn server_config() -> ServerConfig {
 
 /// The client settings `tapclient` would build for this wrapping (stock options and peer-info).
 pub fn client_settings(wrap: &ServerWrap) -> Arc<Settings> {
+    Arc::new(settings(wrap))
+}
+
+/// [`client_settings`] before it is shared, for a test to adjust (credentials, reneg-sec, …).
+pub fn settings(wrap: &ServerWrap) -> Settings {
     let options = OccOptions {
         tls_auth: matches!(wrap, ServerWrap::TlsAuth(..)).then_some(KeyDirection::One),
         ..OccOptions::default()
     };
-    Arc::new(Settings {
+    Settings {
         tls: fixture().client_tls.clone(),
         server_name: tapclient::tls::server_name("192.0.2.1"),
         wrap_keys: wrap.client_keys(),
@@ -74,7 +79,12 @@ pub fn client_settings(wrap: &ServerWrap) -> Arc<Settings> {
         fallback_cipher: None,
         data_auth: AuthDigest::Sha1,
         hand_window: HAND_WINDOW,
-    })
+        user_pass: None,
+        reneg_interval: None,
+        ping: None,
+        ping_restart: None,
+        compression: None,
+    }
 }
 
 /// What the network does to one control packet.
@@ -174,6 +184,8 @@ pub struct Sent {
 /// One direction of the network.
 pub struct Link {
     pub faults: Faults,
+    /// One-way delay of every packet (zero: delivered in the same round).
+    pub latency: Duration,
     /// Everything sent in this direction, in order.
     pub log: Vec<Sent>,
     tap: Wrapper,
@@ -187,6 +199,7 @@ impl Link {
     fn new(tap: Wrapper) -> Link {
         Link {
             faults: Faults::none(),
+            latency: Duration::ZERO,
             log: Vec::new(),
             tap,
             queue: Vec::new(),
@@ -197,7 +210,7 @@ impl Link {
 
     fn enqueue(&mut self, at: Instant, packet: Vec<u8>) {
         self.seq += 1;
-        self.queue.push((at, self.seq, packet));
+        self.queue.push((at + self.latency, self.seq, packet));
     }
 
     fn send(&mut self, now: Instant, epoch: Instant, packet: Vec<u8>) {
@@ -294,6 +307,19 @@ impl Link {
             .filter_map(|s| Some((s.key_id, s.message_id?)))
             .collect();
         ids.len()
+    }
+
+    /// When each control packet with this opcode and message id 0 was first sent, with its
+    /// key_id (retransmissions of the same reset left out).
+    pub fn resets(&self, opcode: Opcode) -> Vec<(Duration, u8)> {
+        let mut resets: Vec<(Duration, u8)> = Vec::new();
+        for s in self.log.iter().filter(|s| s.opcode == opcode) {
+            // A retransmission repeats the key_id of the reset just before it.
+            if s.message_id == Some(0) && resets.last().map(|r| r.1) != Some(s.key_id) {
+                resets.push((s.at, s.key_id));
+            }
+        }
+        resets
     }
 
     /// The key_id of the last data packet sent.

@@ -109,6 +109,9 @@ pub struct ServerConfig {
     pub fallback_cipher: Option<DataCipher>,
     /// The CBC data-channel HMAC digest (`auth`).
     pub data_auth: AuthDigest,
+    /// The server's own compression framing when its push names none (a `comp-lzo` server
+    /// that does not push it).
+    pub framing: Option<Compression>,
 }
 
 impl ServerConfig {
@@ -122,6 +125,7 @@ impl ServerConfig {
             ping: None,
             fallback_cipher: None,
             data_auth: AuthDigest::Sha1,
+            framing: None,
         }
     }
 }
@@ -439,7 +443,7 @@ impl Server {
         let data = self.data.get_or_insert_with(|| {
             let config = DataConfig {
                 auth: self.cfg.data_auth,
-                ..data_config(&self.pushed)
+                ..data_config(&self.pushed, self.cfg.framing)
             };
             DataChannel::new(config).expect("data channel config")
         });
@@ -601,9 +605,9 @@ fn parse_push(text: &str) -> PushedConfig {
     pushed.expect("a complete push")
 }
 
-fn data_config(pushed: &PushedConfig) -> DataConfig {
+fn data_config(pushed: &PushedConfig, own: Option<Compression>) -> DataConfig {
     let compression = match pushed.compression.map(|c| c.framing()) {
-        None => Compression::None,
+        None => own.unwrap_or(Compression::None),
         Some(CompressionFraming::Lzo) => Compression::CompLzo,
         Some(CompressionFraming::Swap) => Compression::Stub,
         Some(CompressionFraming::V2) => Compression::StubV2,

@@ -201,6 +201,11 @@ impl KeyState {
         Ok(())
     }
 
+    /// True when all we wrote (TLS output included) has reached the server and been ACKed.
+    pub fn all_acknowledged(&self) -> bool {
+        self.reliable.send.in_flight() == 0 && self.tls_out.is_empty() && !self.tls.wants_write()
+    }
+
     pub fn tls(&self) -> &ClientConnection {
         &self.tls
     }

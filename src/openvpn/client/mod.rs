@@ -17,11 +17,19 @@
 //! Hard reset → TLS handshake (certificate checked by the configured verifier) → key-method-2
 //! both ways → `PUSH_REQUEST` (repeated every 5 s) → `PUSH_REPLY` → data keys (EKM when the
 //! server says `tls-ekm`, else the legacy PRF) → [`Event::Established`]. A server
-//! `SOFT_RESET_V1` for the next key_id starts a renegotiation (§10): a new key state runs a full
-//! TLS handshake and key exchange while data keeps flowing on the old key, which then stays
-//! valid as the lame duck.
+//! `SOFT_RESET_V1` for the next key_id starts a renegotiation (§10), and so do we once the key
+//! is `reneg-sec` old (`rekey.rs`): a new key state runs a full TLS handshake and key exchange
+//! (with the credentials again, or the pushed auth-token, `auth.rs`) while data keeps flowing on
+//! the old key, which then stays valid as the lame duck. On shutdown, [`Client::queue_exit`]
+//! says goodbye when the server negotiated `cc-exit` (`messages.rs`).
+//!
+//! Where it stands: [`Client::phase`], [`Client::key_age`], [`Client::renegotiations`].
 
+mod auth;
+mod failure;
 mod key_state;
+mod messages;
+mod rekey;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,9 +42,10 @@ use super::data::{
 };
 use super::kdf::{KeyBlock, EKM_LABEL};
 use super::keymethod::KeySource;
-use super::push::{CompressionFraming, ControlMessage, PushAssembler, PushedConfig, PUSH_REQUEST};
+use super::push::{CompressionFraming, PushAssembler, PushedConfig, PUSH_REQUEST};
 use super::wire::{ControlRepr, KeyId, Opcode, SessionId, WireError};
 use super::wrap::{WrapError, Wrapper};
+pub use auth::{TokenLogin, UserPass, UserPassError, MAX_USER_PASS_LEN};
 use key_state::{Handshake, KeyState};
 pub use key_state::{KeyStateError, Stage};
 
@@ -62,6 +71,16 @@ pub struct Settings {
     pub data_auth: super::wrap::AuthDigest,
     /// `hand-window`: from the reset to an established key.
     pub hand_window: Duration,
+    /// `auth-user-pass`: sent in every key-method-2 message (empty strings when `None`).
+    pub user_pass: Option<UserPass>,
+    /// `reneg-sec`: we renegotiate when the data key is this old (`None`: only the server does).
+    pub reneg_interval: Option<Duration>,
+    /// `ping` when the server pushes none.
+    pub ping: Option<Duration>,
+    /// `ping-restart` when the server pushes none.
+    pub ping_restart: Option<Duration>,
+    /// The compression framing when the server pushes none (`compress`/`comp-lzo` configured).
+    pub compression: Option<CompressionFraming>,
 }
 
 /// Key material for the control-channel wrapper.
@@ -102,6 +121,8 @@ pub enum Event {
     /// This connection is over; reconnect (server `RESTART`, `ping-restart`, a handshake that
     /// did not finish in time, a TLS failure that retrying may fix).
     Restart(String),
+    /// The server sent `RESTART` with the `N` flag: reconnect, to the next server of the list.
+    NextServer(String),
     /// Stop for good: the server refused us (`AUTH_FAILED`, `HALT`, our certificate rejected) or
     /// failed authentication itself.
     Fatal {
@@ -110,6 +131,19 @@ pub enum Event {
         /// The TLS failure behind it, if any (to be explained with the user's file names).
         tls: Option<rustls::Error>,
     },
+}
+
+/// How far a connection got, for status displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Our hard reset is out; waiting for the server's.
+    AwaitServerReset,
+    /// The TLS handshake runs (the server's certificate is checked, ours presented).
+    TlsHandshake,
+    /// Key exchange and authentication: waiting for the server to accept us and push.
+    Authenticating,
+    /// Data flows (renegotiations included).
+    Established,
 }
 
 /// A packet that was dropped (counted by the caller); the connection goes on.
@@ -147,6 +181,15 @@ pub struct Client {
     last_sent: Instant,
     last_received: Instant,
     server_heard: bool,
+    /// The token that replaces the password on later logins.
+    login: auth::Login,
+    /// `ping` / `ping-restart` in force (pushed, else configured), once established.
+    ping: Option<Duration>,
+    ping_restart: Option<Duration>,
+    /// When the data channel's current key was installed.
+    key_installed_at: Option<Instant>,
+    renegotiations: u64,
+    exit_queued: bool,
     /// Scratch for one emitted control packet before wrapping.
     plain: Vec<u8>,
     /// Scratch for one received control packet after unwrapping.
@@ -165,7 +208,7 @@ impl Client {
         let rng = ring::rand::SystemRandom::new();
         let mut sid = [0u8; 8];
         while sid == [0; 8] {
-            ring::rand::SecureRandom::fill(&rng, &mut sid).map_err(|_| rng_error())?;
+            ring::rand::SecureRandom::fill(&rng, &mut sid).map_err(|_| failure::rng_error())?;
         }
         let source = KeySource::generate(&rng)?;
         let key = KeyState::new(
@@ -193,6 +236,12 @@ impl Client {
             last_sent: now,
             last_received: now,
             server_heard: false,
+            login: auth::Login::default(),
+            ping: None,
+            ping_restart: None,
+            key_installed_at: None,
+            renegotiations: 0,
+            exit_queued: false,
             plain: Vec::with_capacity(2048),
             rx_plain: Vec::with_capacity(2048),
             done: false,
@@ -203,9 +252,38 @@ impl Client {
         self.data.is_some()
     }
 
+    /// How far the connection got (renegotiations do not leave `Established`).
+    pub fn phase(&self) -> Phase {
+        if self.data.is_some() {
+            return Phase::Established;
+        }
+        match self.key.stage {
+            Stage::AwaitReset => Phase::AwaitServerReset,
+            Stage::Handshake => Phase::TlsHandshake,
+            Stage::AwaitKeyExchange | Stage::KeysExchanged => Phase::Authenticating,
+        }
+    }
+
+    /// The auth-token login the server pushed, for the next connection of this run (stock
+    /// clients keep it across reconnects); `None` without one or after it was refused.
+    pub fn auth_token(&self) -> Option<TokenLogin> {
+        self.login.token().cloned()
+    }
+
+    /// Logs in with `token` instead of the configured password (call before the TLS handshake
+    /// completes, i.e. right after [`Client::new`]).
+    pub fn resume_auth_token(&mut self, token: TokenLogin) {
+        self.login.resume(token);
+    }
+
     /// The pushed configuration, once established.
     pub fn pushed(&self) -> Option<&PushedConfig> {
         self.pushed.as_ref()
+    }
+
+    /// How far the handshake of the key state in progress got (for status reports).
+    pub fn handshake_stage(&self) -> Stage {
+        self.key.stage
     }
 
     /// The data channel's current key and cipher, for logs.
@@ -293,16 +371,18 @@ impl Client {
         self.server_heard = true;
         self.last_received = now;
         if packet.key_id != self.key.key_id {
-            if packet.opcode == Opcode::SoftResetV1 && packet.key_id == self.key.key_id.next() {
-                self.start_renegotiation(now, packet.key_id);
+            let next = packet.key_id == self.key.key_id.next();
+            if packet.opcode == Opcode::SoftResetV1 && next && self.key_ready() {
+                self.start_renegotiation(now, packet.key_id, rekey::Initiator::Server);
             } else {
                 return Err(PacketError::StaleKeyId(packet.key_id.value()));
             }
         }
+        let (username, password) = self.login.credentials(self.settings.user_pass.as_ref());
         let handshake = Handshake {
             options: &self.settings.options,
-            username: "",
-            password: "",
+            username,
+            password,
             peer_info: &self.settings.peer_info,
         };
         let before = self.key.stage;
@@ -317,46 +397,6 @@ impl Client {
         Ok(())
     }
 
-    fn start_renegotiation(&mut self, now: Instant, key_id: KeyId) {
-        tracing::info!(key_id = key_id.value(), "server started a renegotiation");
-        let source = match KeySource::generate(&self.rng) {
-            Ok(source) => source,
-            Err(e) => return self.restart(&format!("cannot renegotiate: {e}")),
-        };
-        match KeyState::new(
-            key_id,
-            Opcode::SoftResetV1,
-            self.settings.tls.clone(),
-            self.settings.server_name.clone(),
-            source,
-            now,
-        ) {
-            Ok(state) => {
-                self.key = state;
-                self.handshake_deadline = Some(now + self.settings.hand_window);
-            }
-            Err(e) => self.fail_key_state(e),
-        }
-    }
-
-    /// Both key-method-2 messages are through. The first key waits for the push (it names the
-    /// cipher and the derivation); a renegotiated key is installed at once.
-    fn on_keys_exchanged(&mut self, now: Instant) {
-        if self.data.is_none() {
-            self.request_push(now);
-            return;
-        }
-        let key_id = self.key.key_id.value();
-        match self.install_keys(now) {
-            Ok(()) => {
-                self.handshake_deadline = None;
-                tracing::info!(key_id, "renegotiation complete");
-                self.events.push_back(Event::Rekeyed { key_id });
-            }
-            Err(reason) => self.restart(&reason),
-        }
-    }
-
     fn request_push(&mut self, now: Instant) {
         if let Err(e) = self.key.send_control(PUSH_REQUEST) {
             return self.fail_key_state(e);
@@ -364,44 +404,7 @@ impl Client {
         self.next_push_request = Some(now + PUSH_REQUEST_INTERVAL);
     }
 
-    fn handle_control_messages(&mut self, now: Instant) {
-        while let Some(message) = self.key.control.poll_message() {
-            let text = match message {
-                Ok(text) => text,
-                Err(e) => {
-                    tracing::warn!("dropping a control message: {e}");
-                    continue;
-                }
-            };
-            match ControlMessage::parse(&text) {
-                ControlMessage::PushReply(reply) => self.handle_push_reply(now, reply),
-                ControlMessage::AuthFailed { reason, .. } => self.fatal(
-                    true,
-                    format!("the server refused authentication (AUTH_FAILED{reason})"),
-                ),
-                ControlMessage::Halt { message } => {
-                    self.fatal(false, format!("the server said HALT: {message}"))
-                }
-                ControlMessage::Restart { message, .. } => {
-                    self.restart(&format!("the server asked us to reconnect: {message}"))
-                }
-                ControlMessage::Exit => self.restart("the server is exiting"),
-                ControlMessage::AuthPending { .. } => {
-                    tracing::info!("authentication pending on the server")
-                }
-                ControlMessage::Info { text, .. } => tracing::info!("server: {text}"),
-                ControlMessage::Unknown(text) => {
-                    tracing::debug!("ignoring control message {text:?}")
-                }
-            }
-        }
-    }
-
     fn handle_push_reply(&mut self, now: Instant, reply: super::push::PushReply) {
-        if self.data.is_some() {
-            tracing::debug!("ignoring a PUSH_REPLY after the tunnel is up");
-            return;
-        }
         let pushed = match self.push.handle_reply(reply) {
             Ok(Some(pushed)) => pushed,
             Ok(None) => return,
@@ -416,7 +419,11 @@ impl Client {
             );
         }
         self.next_push_request = None;
-        let compression = match pushed.compression.map(|c| c.framing()) {
+        let compression = match pushed
+            .compression
+            .map(|c| c.framing())
+            .or(self.settings.compression)
+        {
             None => Framing::None,
             Some(CompressionFraming::Lzo) => Framing::CompLzo,
             Some(CompressionFraming::Swap) => Framing::Stub,
@@ -438,10 +445,23 @@ impl Client {
             return self.fatal(false, reason);
         }
         self.handshake_deadline = None;
+        self.on_first_key(now);
         if let Some(pushed) = &self.pushed {
             self.events
                 .push_back(Event::Established(Box::new(pushed.clone())));
         }
+    }
+
+    /// The first data key is installed: keepalive (pushed, else configured), the auth-token.
+    fn on_first_key(&mut self, now: Instant) {
+        self.key_installed_at = Some(now);
+        let Some(pushed) = self.pushed.take() else {
+            return;
+        };
+        self.ping = pushed.ping.or(self.settings.ping);
+        self.ping_restart = pushed.ping_restart.or(self.settings.ping_restart);
+        self.absorb_login(&pushed);
+        self.pushed = Some(pushed);
     }
 
     /// Derives this key state's data keys (EKM or PRF, as pushed for key_id 0) and installs them.
@@ -520,38 +540,13 @@ impl Client {
     /// A keepalive ping (data channel) when nothing was sent for the pushed `ping` interval.
     /// Writes it into `out` (`16 + data::MAX_OVERHEAD` bytes suffice) and returns its length.
     pub fn poll_ping(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
-        let interval = self.pushed.as_ref()?.ping?;
+        let interval = self.ping?;
         if now < self.last_sent + interval {
             return None;
         }
         let n = self.data.as_mut()?.encrypt_ping(out).ok()?;
         self.last_sent = now;
         Some(n)
-    }
-
-    /// Why a connection that ends now probably failed, judged by how far the handshake got.
-    /// Over TCP a stock server reports nothing to the client: it logs the problem and hangs up.
-    /// `None` once established (a loss then is just a loss).
-    pub fn handshake_failure(&self) -> Option<&'static str> {
-        if self.data.is_some() {
-            return None;
-        }
-        Some(if !self.server_heard {
-            "the server hung up without answering our first packet: with tls-auth or tls-crypt, \
-             check that the key file and key_direction match the server's; otherwise check that \
-             this is an OpenVPN server over TCP"
-        } else {
-            match self.key.stage {
-                Stage::AwaitReset | Stage::Handshake | Stage::AwaitKeyExchange => {
-                    "the server hung up during the TLS handshake: it most likely rejected our \
-                     client certificate (is it issued by a CA the server trusts, and still valid?)"
-                }
-                Stage::KeysExchanged => {
-                    "the server hung up after the key exchange, before sending its configuration: \
-                     it refused the session (its log says why)"
-                }
-            }
-        })
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -563,16 +558,15 @@ impl Client {
         if self.done {
             return None;
         }
-        let pushed = self.pushed.as_ref();
         [
             self.key.reliable.poll_timeout(),
             self.handshake_deadline,
             self.next_push_request,
-            pushed.and_then(|p| p.ping).map(|i| self.last_sent + i),
-            pushed
-                .and_then(|p| p.ping_restart)
-                .map(|i| self.last_received + i),
+            self.ping.and_then(|i| self.last_sent.checked_add(i)),
+            self.ping_restart
+                .and_then(|i| self.last_received.checked_add(i)),
             self.data.as_ref().and_then(DataChannel::next_expiry),
+            self.renegotiation_due(),
         ]
         .into_iter()
         .flatten()
@@ -598,8 +592,12 @@ impl Client {
         if self.next_push_request.is_some_and(|t| now >= t) {
             self.request_push(now);
         }
-        if let Some(limit) = self.pushed.as_ref().and_then(|p| p.ping_restart) {
-            if now >= self.last_received + limit {
+        if let Some(limit) = self.ping_restart {
+            if self
+                .last_received
+                .checked_add(limit)
+                .is_some_and(|t| now >= t)
+            {
                 return self.restart(&format!(
                     "nothing heard from the server for {} s (ping-restart)",
                     limit.as_secs()
@@ -609,49 +607,8 @@ impl Client {
         if let Some(data) = self.data.as_mut() {
             data.expire(now);
         }
+        self.renegotiate_if_due(now);
     }
-
-    fn fail_key_state(&mut self, e: KeyStateError) {
-        match &e {
-            KeyStateError::Tls(tls) => {
-                let authentication = matches!(
-                    tls,
-                    rustls::Error::InvalidCertificate(_) | rustls::Error::AlertReceived(_)
-                );
-                self.fatal_tls(authentication, tls.clone());
-            }
-            _ => self.restart(&e.to_string()),
-        }
-    }
-
-    fn fatal_tls(&mut self, authentication: bool, e: rustls::Error) {
-        self.events.push_back(Event::Fatal {
-            authentication,
-            reason: format!("TLS: {e}"),
-            tls: Some(e),
-        });
-        self.done = true;
-    }
-
-    fn fatal(&mut self, authentication: bool, reason: String) {
-        self.events.push_back(Event::Fatal {
-            authentication,
-            reason,
-            tls: None,
-        });
-        self.done = true;
-    }
-
-    fn restart(&mut self, reason: &str) {
-        self.events.push_back(Event::Restart(reason.to_owned()));
-        self.done = true;
-    }
-}
-
-fn rng_error() -> KeyStateError {
-    KeyStateError::Io(std::io::Error::other(
-        "the system random number generator failed",
-    ))
 }
 
 /// The data cipher for this connection: the pushed `cipher` if we offered it; without a pushed
