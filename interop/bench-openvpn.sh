@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): tapclient (protocol = "openvpn") next to the stock OpenVPN 2.6 client,
 # one after the other, against the same stock OpenVPN 2.6 TAP server over TCP (AES-256-GCM
-# negotiated), in two network namespaces (see shared/interop-lab.md and lib/openvpn.sh).
+# negotiated, or a legacy CBC cipher with BENCH_CBC), in two network namespaces (see
+# shared/interop-lab.md and lib/openvpn.sh).
 #
 # Per client:
 #   start -> first ping   wall time from the fork of the client process to the first ICMP echo
@@ -24,6 +25,9 @@
 # env:   BENCH_SECONDS=10 BENCH_REPEATS=2 BENCH_STARTS=5 BENCH_PINGS=200 BENCH_PROBE_MS=2
 #        PROFILE=release   (cargo profile to build)   TAPCLIENT=path (use this binary, no build)
 #        OPENVPN=path      KEEP_TMP=1 (keep configs and logs)
+#        BENCH_CBC=CIPHER:DIGEST   a CBC-only server (`data-ciphers CIPHER`, `auth DIGEST`, the
+#                          stock client configured alike, tapclient offering CIPHER with that
+#                          `auth`), e.g. AES-256-CBC:SHA256
 #        BENCH_PERF=1      one extra, uncounted iperf3 run per direction under `perf record -e
 #                          cpu-clock -g` (client and server); reports kept in the temp dir
 # Prints one table (markdown). Everything shares the machine's cores (2 on the dev machine):
@@ -179,9 +183,17 @@ start_iperf_server() {
 declare -A R=()   # results: R[client.metric]
 
 # The clients. start_<client> starts it (lab_start) and sets CLIENT_PID, CLIENT_DEV, CLIENT_LOG.
-ovpn_client_conf "$LAB_TMP" stock verb=3
+# Server and stock client variants (lib/openvpn.sh) for BENCH_CBC.
+VARIANTS=(verb=3)
+if [[ -n ${BENCH_CBC:-} ]]; then
+    VARIANTS+=("cbc=${BENCH_CBC%%:*}" "auth=${BENCH_CBC##*:}")
+fi
+ovpn_client_conf "$LAB_TMP" stock "${VARIANTS[@]}"
 printf '[server]\nprotocol = "openvpn"\nremote = "%s:%s"\n\n[tls]\nca = "%s"\npkcs12 = "%s"\npassword_file = "%s"\n\n[tun]\nname = "tc0"\n' \
     "$SRV_UNDERLAY" "$OVPN_PORT" "$OVPN_PKI/ca.crt" "$OVPN_PKI/client.p12" "$OVPN_PKI/p12.pass" >"$LAB_TMP/tapclient.toml"
+if [[ -n ${BENCH_CBC:-} ]]; then
+    printf '\n[openvpn]\nciphers = ["AES-256-GCM", "%s"]\nauth = "%s"\n' "${BENCH_CBC%%:*}" "${BENCH_CBC##*:}" >>"$LAB_TMP/tapclient.toml"
+fi
 
 start_stock() {
     CLIENT_DEV=$OVPN_STOCK_TAP CLIENT_LOG=$LAB_TMP/stock.log
@@ -310,7 +322,7 @@ read -r "R[underlay.up]" _ < <(iperf "$CLI_NS" "$SRV_UNDERLAY")
 read -r "R[underlay.down]" _ < <(iperf "$CLI_NS" "$SRV_UNDERLAY" -R)
 lab_stop "$IPERF_PID" 5 || true
 
-ovpn_start_server "$LAB_TMP" openvpn-server verb=3 || die "the OpenVPN server did not start"
+ovpn_start_server "$LAB_TMP" openvpn-server "${VARIANTS[@]}" || die "the OpenVPN server did not start"
 start_iperf_server "$OVPN_SRV_IP"
 for c in "${CLIENTS[@]}"; do
     echo "benchmarking $c..." >&2

@@ -7,6 +7,7 @@
 # usage: sudo interop/run-openvpn-tests.sh [SCENARIO...]     (default: all, in this order)
 #   baseline plain-aes256gcm plain-aes128gcm plain-chacha tls-auth tls-crypt prf legacy-p12
 #   comp-lzo-no routes reneg restart foreign-cert noeku-server tampered-tls-auth wrong-password
+#   cbc-aes256-sha256 cbc-aes128-sha1
 # env:   TAPCLIENT              use this binary instead of building target/debug/tapclient
 #        PKI_DIR, PKI_PASSWORD  use a ready PKI (same file names as tapclient-certs writes)
 #        OPENVPN                the openvpn binary (default: from PATH)
@@ -29,7 +30,8 @@ source "$HERE/lib/openvpn.sh"
 
 ALL=(baseline plain-aes256gcm plain-aes128gcm plain-chacha tls-auth tls-crypt
     tls-auth-aes128gcm tls-auth-chacha tls-crypt-aes128gcm tls-crypt-chacha prf legacy-p12
-    comp-lzo-no routes reneg restart foreign-cert noeku-server tampered-tls-auth wrong-password)
+    comp-lzo-no routes reneg restart foreign-cert noeku-server tampered-tls-auth wrong-password
+    cbc-aes256-sha256 cbc-aes128-sha1)
 PW=${PKI_PASSWORD:-interop-pw}
 PKI=$LAB_TMP/pki
 OVPN_PKI=$PKI
@@ -104,8 +106,10 @@ stock_reference() {
 # write_config FILE [KEY=VALUE...] — tapclient's TOML. Keys:
 #   p12=FILE (client.p12)  pass=FILE (p12.pass)  tls_auth=FILE  tls_crypt=FILE
 #   kd=auto|prf  openvpn=no (leave out the optional [openvpn] section: all defaults)
+#   extra_cipher=NAME (offered after the three AEAD ciphers)  auth=DIGEST (SHA1 with tls_auth)
 write_config() {
     local file=$1 kv p12=client.p12 pass=p12.pass tls_auth='' tls_crypt='' kd=auto section=yes
+    local extra_cipher='' auth=''
     shift
     for kv in "$@"; do
         case $kv in
@@ -114,6 +118,8 @@ write_config() {
             tls_auth=*) tls_auth=${kv#tls_auth=} ;;
             tls_crypt=*) tls_crypt=${kv#tls_crypt=} ;;
             kd=*) kd=${kv#kd=} ;;
+            extra_cipher=*) extra_cipher=${kv#extra_cipher=} ;;
+            auth=*) auth=${kv#auth=} ;;
             openvpn=no) section=no ;;
             *) scen_fail "write_config: unknown option $kv" ;;
         esac
@@ -124,12 +130,16 @@ write_config() {
         if [[ $section == yes ]]; then
             printf '[openvpn]\n'
             if [[ -n $tls_auth ]]; then
-                printf 'tls_auth = "%s"\nkey_direction = 1\nauth = "SHA1"\n' "$OVPN_KEYS/$tls_auth"
+                printf 'tls_auth = "%s"\nkey_direction = 1\n' "$OVPN_KEYS/$tls_auth"
+                auth=${auth:-SHA1}
+            fi
+            if [[ -n $auth ]]; then
+                printf 'auth = "%s"\n' "$auth"
             fi
             if [[ -n $tls_crypt ]]; then
                 printf 'tls_crypt = "%s"\n' "$OVPN_KEYS/$tls_crypt"
             fi
-            printf 'ciphers = ["AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305"]\n'
+            printf 'ciphers = ["AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305"%s]\n' "${extra_cipher:+, \"$extra_cipher\"}"
             printf 'key_derivation = "%s"\n\n' "$kd"
         fi
         printf '[tun]\nname = "%s"\n\n' "$CLIENT_TUN"
@@ -437,6 +447,29 @@ scenario_restart() {
     stop_client
     scen_pass "SIGKILL + restart: outage $((t_up - t_kill)) ms (server down ${down_ms} ms); server MAC $old_mac -> $new_mac; $PING_NOTE; $XFER_NOTE; $LOG_NOTE"
 }
+
+# cbc_cipher CIPHER DIGEST — a server that offers only a legacy cipher (`data-ciphers CIPHER`,
+# `auth DIGEST`; the stock reference client is given both lines, as 2.6 offers no CBC by
+# default). tapclient offers the AEAD ciphers plus CIPHER, with `auth = DIGEST` and no `cipher`
+# (so its options string is the stock client's). The server must install CIPHER with DIGEST
+# for our data, and log no option warning the stock client does not cause.
+cbc_cipher() {
+    local cipher=$1 digest=$2 bits
+    positive_up "cbc=$cipher auth=$digest" "extra_cipher=$cipher auth=$digest"
+    positive_traffic
+    check_server_log "$cipher"
+    bits=$(server_said "Incoming Data Channel: Using [0-9]+ bit message hash")
+    [[ $bits == *"'$digest'"* ]] ||
+        scen_fail "server log: data channel HMAC is not $digest: '${bits:-no such line}'"
+    local push
+    push=$(ovpn_push_reply "$(server_log)" "$SERVER_FROM")
+    [[ $push == *",cipher $cipher,"* ]] || scen_fail "the server did not push cipher $cipher: $push"
+    stop_client
+    scen_pass "$cipher + HMAC-$digest: up in ${UP_MS} ms; $ADDR_NOTE; $PING_NOTE; $NEIGH_NOTE; $XFER_NOTE; $LOG_NOTE"
+}
+
+scenario_cbc_aes256_sha256() { cbc_cipher AES-256-CBC SHA256; }
+scenario_cbc_aes128_sha1() { cbc_cipher AES-128-CBC SHA1; }
 
 # The server logs "VERIFY ERROR ... unable to get local issuer certificate" and "Sent fatal SSL
 # alert: unknown CA", but closes the TCP connection before that alert is sent: the client only

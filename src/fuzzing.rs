@@ -532,22 +532,37 @@ fn check_pushed_opt(config: Option<PushedConfig>) {
 const B1_KEY: [u8; 32] = hex("a86038f2af1afea0046495093c8a67e382e814d16f8b9f1b96f5a045e9a49105");
 const B1_IV: [u8; 8] = hex("399e63563f5dc917");
 
+/// A stock 2.6.14 server's AES-256-CBC / HMAC-SHA256 keys (server→client, key_id 0; lab
+/// capture, see `data/cbc_tests.rs`), under which the `cbc-aes256-sha256-arp-reply` seed
+/// authenticates.
+const CBC_KEY: [u8; 32] = hex("6c4577cfe88996e57fcd9b95189255b85fe23ec008f5b978cd9e1f430cf1cac4");
+const CBC_HMAC_KEY: [u8; 32] =
+    hex("4502e30da76c15266b476811e49b725bc612ab8c412e78b1c85d297ba73ee432");
+
 /// The fixed key block of generation `key_id`: a pattern, except that generation 1's
-/// server→client direction is B.1's (so the B.1 capture authenticates).
+/// server→client direction is B.1's (so the B.1 capture authenticates) and generation 0's is
+/// the stock CBC session's.
 fn key_block(key_id: u8) -> [u8; 4 * KEY_HALF_LEN] {
     let mut block: [u8; 4 * KEY_HALF_LEN] =
         std::array::from_fn(|i| (i as u8).wrapping_mul(13) ^ key_id.wrapping_mul(0x5b));
-    if key_id == 1 {
-        block[2 * KEY_HALF_LEN..][..32].copy_from_slice(&B1_KEY);
-        block[3 * KEY_HALF_LEN..][..8].copy_from_slice(&B1_IV);
-    }
+    let (cipher, hmac): (&[u8], &[u8]) = if key_id == 1 {
+        (&B1_KEY, &B1_IV)
+    } else {
+        (&CBC_KEY, &CBC_HMAC_KEY)
+    };
+    block[2 * KEY_HALF_LEN..][..cipher.len()].copy_from_slice(cipher);
+    block[3 * KEY_HALF_LEN..][..hmac.len()].copy_from_slice(hmac);
     block
 }
+
+/// The CBC digests, in the order the fuzz entry cycles through them.
+const DIGESTS: [AuthDigest; 3] = [AuthDigest::Sha256, AuthDigest::Sha1, AuthDigest::Sha512];
 
 /// A channel with key_id 0 (the lame duck) and key_id 1 (current) installed, as the client or
 /// (directions swapped) as the server.
 fn data_channel(
     cipher: DataCipher,
+    auth: AuthDigest,
     compression: Compression,
     peer_id: Option<u32>,
     server: bool,
@@ -555,6 +570,7 @@ fn data_channel(
     let config = DataConfig {
         compression,
         peer_id,
+        auth,
         ..DataConfig::default()
     };
     let mut channel = DataChannel::new(config).expect("a valid peer-id");
@@ -583,18 +599,19 @@ const COMPRESSIONS: [Compression; 4] = [
     Compression::StubV2,
 ];
 
-/// [`DataChannel::decrypt_in_place`] with fixed keys for every cipher: the bytes as received
-/// (the B.1 capture authenticates under AES-256-GCM), and the bytes as a frame sealed by the
-/// server, which opens once to what [`Decrypted::classify`] makes of them, is a replay the
-/// second time, and with any byte changed is refused. Each compression framing is also
-/// removed from the raw bytes.
+/// [`DataChannel::decrypt_in_place`] with fixed keys for every cipher (CBC with SHA256 for the
+/// raw bytes, a digest chosen by the input for the round trip): the bytes as received (the B.1
+/// capture authenticates under AES-256-GCM, the stock CBC capture under AES-256-CBC/SHA256), and
+/// the bytes as a frame sealed by the server, which opens once to what [`Decrypted::classify`]
+/// makes of them, is a replay the second time, and with any byte changed is refused. Each
+/// compression framing is also removed from the raw bytes.
 pub fn openvpn_data(data: &[u8]) {
     for compression in COMPRESSIONS {
         let _ = compression.unframe(&mut data.to_vec());
     }
     let h = mix(data);
     for (i, cipher) in DataCipher::ALL.into_iter().enumerate() {
-        let mut client = data_channel(cipher, Compression::None, None, false);
+        let mut client = data_channel(cipher, DIGESTS[0], Compression::None, None, false);
         let mut packet = data.to_vec();
         if let Ok(decrypted) = client.decrypt_in_place(&mut packet, at_ms(1)) {
             let _ = format!("{decrypted:?}");
@@ -604,18 +621,19 @@ pub fn openvpn_data(data: &[u8]) {
         }
         let compression = COMPRESSIONS[(h + i) % COMPRESSIONS.len()];
         let peer_id = (h & 0x100 != 0).then_some((h >> 9) as u32 & 0x00ff_ffff);
-        data_round_trip(cipher, compression, peer_id, data);
+        let auth = DIGESTS[(h >> 3) % DIGESTS.len()];
+        data_round_trip((cipher, auth), compression, peer_id, data);
     }
 }
 
 fn data_round_trip(
-    cipher: DataCipher,
+    (cipher, auth): (DataCipher, AuthDigest),
     compression: Compression,
     peer_id: Option<u32>,
     frame: &[u8],
 ) {
-    let mut server = data_channel(cipher, compression, peer_id, true);
-    let mut client = data_channel(cipher, compression, peer_id, false);
+    let mut server = data_channel(cipher, auth, compression, peer_id, true);
+    let mut client = data_channel(cipher, auth, compression, peer_id, false);
     let mut sealed = vec![0u8; frame.len() + server.overhead()];
     let n = server
         .encrypt_frame(frame, &mut sealed)
@@ -631,8 +649,21 @@ fn data_round_trip(
     let mut packet = sealed.clone();
     let replay = client.decrypt_in_place(&mut packet, at_ms(2));
     assert!(matches!(replay, Err(DataError::Replay { .. })));
-    flip_one_bit(&mut sealed, mix(frame));
-    let mut fresh = data_channel(cipher, compression, peer_id, false);
+    // CBC does not authenticate the header (§6.3): the peer-id bytes of P_DATA_V2 may change.
+    // Every other bit is checked (key_id and opcode bits select no key, or the wrong one).
+    let unchecked = if cipher.is_aead() || peer_id.is_none() {
+        0..0
+    } else {
+        1..4
+    };
+    let h = mix(frame);
+    let tampered = if unchecked.contains(&(h % sealed.len())) {
+        &mut sealed[unchecked.end..]
+    } else {
+        &mut sealed[..]
+    };
+    flip_one_bit(tampered, h);
+    let mut fresh = data_channel(cipher, auth, compression, peer_id, false);
     assert!(fresh.decrypt_in_place(&mut sealed, at_ms(1)).is_err());
 }
 

@@ -404,6 +404,18 @@ fn a_legacy_cbc_profile_with_dashes_and_quoted_paths() {
     let openvpn = config.openvpn.as_ref().unwrap();
     assert_eq!(openvpn.cipher.as_deref(), Some("AES-256-CBC"));
     assert_eq!(openvpn.auth, AuthDigest::Sha256);
+    assert!(
+        matches!(
+            &openvpn.wrap,
+            ControlWrap::TlsAuth {
+                direction: None,
+                digest: AuthDigest::Sha256,
+                ..
+            }
+        ),
+        "tls-auth without key-direction is bidirectional: {:?}",
+        openvpn.wrap
+    );
     let tls = config.tls.as_ref().unwrap();
     assert_eq!(tls.ca, lab.path("keys dir/ca.crt"));
     assert_eq!(tls.pkcs12, lab.path("keys dir/client.p12"));

@@ -104,17 +104,21 @@ ovpn_render() {
     fi
 }
 
-# ovpn_parse_variants VARIANT... — sets OV_FLAGS (the plain variant words), OV_CIPHER,
+# ovpn_parse_variants VARIANT... — sets OV_FLAGS (the plain variant words), OV_CIPHER, OV_AUTH,
 # OV_RENEG, OV_CERT, OV_VERB, OV_P12 from words such as:
-#   tls-auth | tls-crypt | cipher=AES-128-GCM | comp-lzo-no | reneg=10 | route | noeku |
-#   verb=7 | p12=client-legacy.p12
+#   tls-auth | tls-crypt | cipher=AES-128-GCM | cbc=AES-256-CBC | auth=SHA256 | comp-lzo-no |
+#   reneg=10 | route | noeku | verb=7 | p12=client-legacy.p12
+# (`cipher=` forces the server's cipher only; `cbc=` and `auth=` go into the stock client's config
+# too, since a stock 2.6 client offers no CBC cipher by default.)
 ovpn_parse_variants() {
     local w
-    OV_FLAGS='' OV_CIPHER='' OV_RENEG=3600 OV_CERT=server OV_VERB=$OVPN_SERVER_VERB OV_P12=client.p12
+    OV_FLAGS='' OV_CIPHER='' OV_AUTH=SHA1 OV_RENEG=3600 OV_CERT=server OV_VERB=$OVPN_SERVER_VERB OV_P12=client.p12
     for w in "$@"; do
         case $w in
             tls-auth | tls-crypt | comp-lzo-no | route) OV_FLAGS+=" $w" ;;
             cipher=*) OV_FLAGS+=' cipher' OV_CIPHER=${w#cipher=} ;;
+            cbc=*) OV_FLAGS+=' cbc' OV_CIPHER=${w#cbc=} ;;
+            auth=*) OV_FLAGS+=' auth' OV_AUTH=${w#auth=} ;;
             reneg=*) OV_FLAGS+=' reneg' OV_RENEG=${w#reneg=} ;;
             noeku) OV_CERT=server-noeku ;;
             verb=*) OV_VERB=${w#verb=} ;;
@@ -137,7 +141,7 @@ ovpn_server_conf() {
         "SRV_UNDERLAY=$SRV_UNDERLAY" "PORT=$OVPN_PORT" "TAP=$OVPN_SRV_TAP" "PKI=$OVPN_PKI" \
         "KEYS=${OVPN_KEYS:-$OVPN_PKI}" "CERT=$OV_CERT" "NET=$OVPN_NET" "VERB=$OV_VERB" \
         "LOG=$dir/$name.log" "PIDFILE=$dir/$name.pid" "STATUS=$dir/$name-status.txt" \
-        "MGMT=$dir/$name-mgmt.sock" "CIPHER=$OV_CIPHER" "RENEG_SEC=$OV_RENEG" "ROUTE_NET=$OVPN_ROUTE_NET" \
+        "MGMT=$dir/$name-mgmt.sock" "CIPHER=$OV_CIPHER" "AUTH=$OV_AUTH" "RENEG_SEC=$OV_RENEG" "ROUTE_NET=$OVPN_ROUTE_NET" \
         "ROUTE_MASK=$OVPN_ROUTE_MASK"
 }
 
@@ -149,7 +153,7 @@ ovpn_client_conf() {
     ovpn_render "$OVPN_TEMPLATES/client.conf.in" "$dir/$name.conf" "$OV_FLAGS" \
         "SRV_UNDERLAY=$SRV_UNDERLAY" "PORT=$OVPN_PORT" "TAP=$OVPN_STOCK_TAP" "PKI=$OVPN_PKI" \
         "KEYS=${OVPN_KEYS:-$OVPN_PKI}" "P12=$OV_P12" "VERB=$OV_VERB" \
-        "LOG=$dir/$name.log" "PIDFILE=$dir/$name.pid"
+        "LOG=$dir/$name.log" "PIDFILE=$dir/$name.pid" "CIPHER=$OV_CIPHER" "AUTH=$OV_AUTH"
 }
 
 # ---------------------------------------------------------------- processes

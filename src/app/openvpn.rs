@@ -31,7 +31,10 @@ pub enum OpenVpnSetupError {
         #[source]
         source: wrap::StaticKeyError,
     },
-    #[error("cipher {0} is not supported (use AES-256-GCM, AES-128-GCM or CHACHA20-POLY1305)")]
+    #[error(
+        "cipher {0} is not supported (use AES-256-GCM, AES-128-GCM, CHACHA20-POLY1305, \
+         AES-256-CBC or AES-128-CBC)"
+    )]
     Cipher(String),
     #[error("cannot build the peer-info block: {0}")]
     PeerInfo(String),
@@ -60,22 +63,7 @@ pub fn settings(
         }
     };
     let wrap_keys = wrap_keys(&openvpn.wrap)?;
-    let ciphers = openvpn
-        .ciphers
-        .iter()
-        .map(|name| {
-            DataCipher::from_name(name).ok_or_else(|| OpenVpnSetupError::Cipher(name.clone()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let options = OccOptions {
-        tun_mtu: config.tun.mtu,
-        tls_auth: match &openvpn.wrap {
-            ControlWrap::TlsAuth { direction, .. } => Some(key_direction(*direction)),
-            _ => None,
-        },
-        // Stock peers list `comp-lzo` whenever any compression framing is configured (§4.1).
-        comp_lzo: openvpn.compress.is_some(),
-    };
+    let data = data_options(config, openvpn)?;
     let mut peer_info = PeerInfo::new(Platform::current());
     peer_info.ciphers = openvpn
         .ciphers
@@ -83,7 +71,7 @@ pub fn settings(
         .map(|c| Cipher::from_name(c))
         .collect();
     peer_info.proto = IvProto::new(openvpn.key_derivation == KeyDerivation::Auto);
-    let options = options.to_options_string();
+    let options = data.occ.to_options_string();
     let peer_info = peer_info
         .encode()
         .map_err(|e| OpenVpnSetupError::PeerInfo(e.to_string()))?;
@@ -98,7 +86,9 @@ pub fn settings(
         wrap_keys,
         options,
         peer_info,
-        ciphers,
+        ciphers: data.ciphers,
+        fallback_cipher: data.fallback,
+        data_auth: data.auth,
         hand_window: openvpn.hand_window,
         user_pass,
         reneg_interval: openvpn.reneg,
@@ -118,6 +108,49 @@ fn compression_framing(framing: crate::config::CompressFraming) -> CompressionFr
     }
 }
 
+/// The data-channel settings: ciphers offered, the fallback (`cipher`), the HMAC digest of CBC
+/// (`auth`), and the options string fields that describe them as the stock client would.
+struct DataOptions {
+    ciphers: Vec<DataCipher>,
+    fallback: Option<DataCipher>,
+    auth: wrap::AuthDigest,
+    occ: OccOptions,
+}
+
+fn data_options(
+    config: &Config,
+    openvpn: &OpenVpnConfig,
+) -> Result<DataOptions, OpenVpnSetupError> {
+    let data_cipher = |name: &String| {
+        DataCipher::from_name(name).ok_or_else(|| OpenVpnSetupError::Cipher(name.clone()))
+    };
+    let ciphers = openvpn
+        .ciphers
+        .iter()
+        .map(data_cipher)
+        .collect::<Result<Vec<_>, _>>()?;
+    let fallback = openvpn.cipher.as_ref().map(data_cipher).transpose()?;
+    let auth = wrap_digest(openvpn.auth);
+    let occ = OccOptions {
+        tun_mtu: config.tun.mtu,
+        tls_auth: match &openvpn.wrap {
+            ControlWrap::TlsAuth { direction, .. } => Some(key_direction(*direction)),
+            _ => None,
+        },
+        // Stock peers list `comp-lzo` whenever any compression framing is configured (§4.1).
+        comp_lzo: openvpn.compress.is_some(),
+        cipher: fallback,
+        cipher_offered: fallback.is_some_and(|c| ciphers.contains(&c)),
+        auth,
+    };
+    Ok(DataOptions {
+        ciphers,
+        fallback,
+        auth,
+        occ,
+    })
+}
+
 fn wrap_keys(wrap: &ControlWrap) -> Result<WrapKeys, OpenVpnSetupError> {
     Ok(match wrap {
         ControlWrap::None => WrapKeys::None,
@@ -127,17 +160,22 @@ fn wrap_keys(wrap: &ControlWrap) -> Result<WrapKeys, OpenVpnSetupError> {
             digest,
         } => WrapKeys::TlsAuth {
             key: read_key(key)?,
-            digest: match digest {
-                AuthDigest::Sha1 => wrap::AuthDigest::Sha1,
-                AuthDigest::Sha256 => wrap::AuthDigest::Sha256,
-                AuthDigest::Sha512 => wrap::AuthDigest::Sha512,
-            },
+            digest: wrap_digest(*digest),
             direction: key_direction(*direction),
         },
         ControlWrap::TlsCrypt { key } => WrapKeys::TlsCrypt {
             key: read_key(key)?,
         },
     })
+}
+
+/// The config's `auth` as the wrapper and the data channel take it.
+fn wrap_digest(digest: AuthDigest) -> wrap::AuthDigest {
+    match digest {
+        AuthDigest::Sha1 => wrap::AuthDigest::Sha1,
+        AuthDigest::Sha256 => wrap::AuthDigest::Sha256,
+        AuthDigest::Sha512 => wrap::AuthDigest::Sha512,
+    }
 }
 
 /// The config's `key_direction` (none, 0 or 1) as the wrapper and the options string use it.
@@ -232,5 +270,34 @@ mod tests {
         assert!(set.options.contains(",comp-lzo,"), "{}", set.options);
         let lzo = settings_for("compress = \"comp-lzo\"");
         assert_eq!(lzo.compression, Some(CompressionFraming::Lzo));
+    }
+
+    #[test]
+    fn cbc_settings_and_the_stock_options_string() {
+        // As the stock 2.6.14 client with `data-ciphers AES-256-CBC`, `auth SHA256`, `cipher
+        // AES-256-CBC` sends it (§4.1, captured in the lab).
+        let settings = settings_for(
+            "ciphers = [\"AES-256-CBC\"]\ncipher = \"AES-256-CBC\"\nauth = \"SHA256\"",
+        );
+        assert_eq!(settings.ciphers, [DataCipher::Aes256Cbc]);
+        assert_eq!(settings.fallback_cipher, Some(DataCipher::Aes256Cbc));
+        assert_eq!(settings.data_auth, wrap::AuthDigest::Sha256);
+        assert_eq!(
+            settings.options,
+            "V4,dev-type tap,link-mtu 1603,tun-mtu 1500,proto TCPv4_CLIENT,cipher AES-256-CBC,\
+             auth SHA256,keysize 256,key-method 2,tls-client"
+        );
+        // Without `cipher`: stock's implicit BF-CBC, with the configured digest.
+        let settings = settings_for("ciphers = [\"AES-128-CBC\"]\nauth = \"SHA1\"");
+        assert_eq!(settings.fallback_cipher, None);
+        assert_eq!(settings.data_auth, wrap::AuthDigest::Sha1);
+        assert!(settings
+            .options
+            .contains(",link-mtu 1575,tun-mtu 1500,proto TCPv4_CLIENT,auth SHA1,keysize 128,"));
+        // The defaults give the stock default string.
+        assert_eq!(
+            settings_for("").options,
+            OccOptions::default().to_options_string()
+        );
     }
 }

@@ -13,7 +13,7 @@ use toml::Spanned;
 
 use super::error::{ConfigError, Problem};
 use super::lan::{parse_route, resolve_ip};
-use super::raw::{Int, RawAuthUserPass, RawIp, RawOpenVpn, Seconds};
+use super::raw::{IntOrText, RawAuthUserPass, RawIp, RawOpenVpn, Seconds};
 use super::resolve::{password_source, Context};
 use super::types::{
     AuthDigest, AuthUserPass, CompressFraming, ControlWrap, IpConfig, KeyDerivation, OpenVpnConfig,
@@ -266,7 +266,7 @@ fn resolve_auth_user_pass(
 fn resolve_wrap(
     tls_auth: Option<Spanned<String>>,
     tls_crypt: Option<Spanned<String>>,
-    key_direction: Option<Spanned<Int>>,
+    key_direction: Option<Spanned<IntOrText>>,
     digest: AuthDigest,
     cx: &Context<'_>,
 ) -> Result<ControlWrap, ConfigError> {
@@ -282,11 +282,11 @@ fn resolve_wrap(
         (Some(key), None) => {
             let direction = match key_direction {
                 Some(value) => parse_direction(&value, cx)?,
-                None => DEFAULT_KEY_DIRECTION,
+                None => Some(DEFAULT_KEY_DIRECTION),
             };
             Ok(ControlWrap::TlsAuth {
                 key: cx.path(key, "openvpn.tls_auth")?,
-                direction: Some(direction),
+                direction,
                 digest,
             })
         }
@@ -307,7 +307,7 @@ fn resolve_wrap(
 
 /// The error for `key_direction` without `tls_auth`, if written.
 fn stray_key_direction(
-    key_direction: Option<Spanned<Int>>,
+    key_direction: Option<Spanned<IntOrText>>,
     with_crypt: bool,
     cx: &Context<'_>,
 ) -> Option<ConfigError> {
@@ -324,19 +324,25 @@ fn stray_key_direction(
     Some(cx.invalid(value.span(), "openvpn.key_direction", problem))
 }
 
-fn parse_direction(value: &Spanned<Int>, cx: &Context<'_>) -> Result<u8, ConfigError> {
-    match value.get_ref().0 {
-        0 => Ok(0),
-        1 => Ok(1),
-        other => {
-            let problem = Problem::OutOfRange {
-                value: other.to_string(),
-                range: "0 or 1",
-                why: "the opposite of the server's key-direction; clients normally use 1",
-            };
-            Err(cx.invalid(value.span(), "openvpn.key_direction", problem))
-        }
-    }
+/// `0`, `1`, or `"none"` (the key used in both directions: `None`).
+fn parse_direction(
+    value: &Spanned<IntOrText>,
+    cx: &Context<'_>,
+) -> Result<Option<u8>, ConfigError> {
+    let shown = match value.get_ref() {
+        IntOrText::Int(0) => return Ok(Some(0)),
+        IntOrText::Int(1) => return Ok(Some(1)),
+        IntOrText::Text(text) if text == "none" => return Ok(None),
+        IntOrText::Int(other) => other.to_string(),
+        IntOrText::Text(text) => format!("{text:?}"),
+    };
+    let problem = Problem::OutOfRange {
+        value: shown,
+        range: "0, 1 or \"none\"",
+        why: "the opposite of the server's key-direction; clients normally use 1; \"none\" when \
+              the server's tls-auth has no direction",
+    };
+    Err(cx.invalid(value.span(), "openvpn.key_direction", problem))
 }
 
 /// `SHA1`, `SHA256` or `SHA512`, in any case.

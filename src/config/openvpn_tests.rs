@@ -123,28 +123,33 @@ fn key_direction_only_applies_with_tls_auth_and_auth_always() {
 }
 
 #[test]
-fn key_direction_is_0_or_1_and_auth_a_known_digest() {
-    for value in ["2", "-1"] {
+fn key_direction_is_0_1_or_none_and_auth_a_known_digest() {
+    for (value, shown) in [("2", "2"), ("-1", "-1"), ("\"1\"", "\"1\"")] {
         assert_eq!(
             message(&with_openvpn(&format!(
                 "tls_auth = \"ta.key\"\nkey_direction = {value}"
             ))),
             format!(
-                "office.toml:10: openvpn.key_direction: {value} is out of range; use 0 or 1 \
-                 (the opposite of the server's key-direction; clients normally use 1)"
+                "office.toml:10: openvpn.key_direction: {shown} is out of range; use 0, 1 or \
+                 \"none\" (the opposite of the server's key-direction; clients normally use 1; \
+                 \"none\" when the server's tls-auth has no direction)"
             )
         );
     }
+    let none = openvpn_of(&with_openvpn(
+        "tls_auth = \"ta.key\"\nkey_direction = \"none\"",
+    ));
+    assert!(matches!(
+        none.wrap,
+        ControlWrap::TlsAuth {
+            direction: None,
+            ..
+        }
+    ));
     assert_eq!(
         message(&with_openvpn("tls_auth = \"ta.key\"\nauth = \"MD5\"")),
         "office.toml:10: openvpn.auth: unknown value \"MD5\"; expected one of \"SHA1\", \
          \"SHA256\" or \"SHA512\" (the same as the server's `auth`)"
-    );
-    assert_eq!(
-        message(&with_openvpn(
-            "tls_auth = \"ta.key\"\nkey_direction = \"1\""
-        )),
-        "office.toml:10: openvpn.key_direction: invalid type: string \"1\", expected an integer"
     );
 }
 

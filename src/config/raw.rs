@@ -72,7 +72,7 @@ pub(super) struct RawIp {
 #[serde(deny_unknown_fields, expecting = "an [openvpn] table")]
 pub(super) struct RawOpenVpn {
     pub tls_auth: Option<Spanned<String>>,
-    pub key_direction: Option<Spanned<Int>>,
+    pub key_direction: Option<Spanned<IntOrText>>,
     pub auth: Option<Spanned<String>>,
     pub tls_crypt: Option<Spanned<String>>,
     pub ciphers: Option<Spanned<Vec<Spanned<String>>>>,
@@ -175,6 +175,41 @@ impl<'de> Deserialize<'de> for Seconds {
         }
 
         deserializer.deserialize_any(SecondsVisitor)
+    }
+}
+
+/// A TOML integer or string (`key_direction = 1` or `"none"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum IntOrText {
+    Int(i64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for IntOrText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IntOrTextVisitor;
+
+        impl Visitor<'_> for IntOrTextVisitor {
+            type Value = IntOrText;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or a string")
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<IntOrText, E> {
+                Ok(IntOrText::Int(v))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<IntOrText, E> {
+                Ok(IntOrText::Int(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<IntOrText, E> {
+                Ok(IntOrText::Text(v.to_owned()))
+            }
+        }
+
+        deserializer.deserialize_any(IntOrTextVisitor)
     }
 }
 

@@ -17,9 +17,11 @@ const _: () = assert!(SIMPLETUN_MAX_MTU as usize + 14 == SIMPLETUN_MAX_RECORD);
 /// Largest MTU for OpenVPN: the server's TAP runs at `tun-mtu 1500` unless changed, and it
 /// drops frames larger than its own MTU.
 const OPENVPN_MAX_MTU: i64 = 1500;
-// A frame (plus a VLAN tag) with the heaviest data-channel overhead (opcode/peer-id 4,
-// packet-id 4, tag 16, length 2) fits an OpenVPN record.
-const _: () = assert!(OPENVPN_MAX_MTU as usize + 18 + 26 <= OPENVPN_MAX_RECORD);
+// A frame (plus a VLAN tag) with the heaviest data-channel overhead (AES-CBC with HMAC-SHA512:
+// header, HMAC, IV, packet-id, a full padding block, compression framing) fits a record.
+const _: () = assert!(
+    OPENVPN_MAX_MTU as usize + 18 + crate::openvpn::data::MAX_OVERHEAD <= OPENVPN_MAX_RECORD
+);
 const DEFAULT_MTU: u16 = 1500;
 
 /// `[tun]`; absent, the system chooses the name and the MTU is 1500.

@@ -25,9 +25,9 @@ use crate::tun::PacketDevice;
 
 /// Smallest frame we send: an Ethernet header (simpletun cannot take less).
 pub const MIN_FRAME: usize = 14;
-/// Bytes reserved for OpenVPN's data-channel overhead around a frame (header, packet-id, tag,
-/// compression byte: at most 26 today).
-const OPENVPN_OVERHEAD: usize = 64;
+/// Bytes reserved for OpenVPN's data-channel overhead around a frame (header, packet-id, tag or
+/// HMAC + IV + CBC padding, compression framing).
+const OPENVPN_OVERHEAD: usize = crate::openvpn::data::MAX_OVERHEAD;
 
 /// Applies a pushed configuration to the system; returns the Ethernet settings to use.
 pub trait Configure: Send {
@@ -398,9 +398,8 @@ impl Endpoint<'_> {
         };
         let io = &mut self.io;
         io.flush_control(client, now, out);
-        if write_record(out, OPENVPN_OVERHEAD, io.max_record, |buf| {
-            client.poll_ping(now, buf)
-        }) {
+        let room = crate::openvpn::data::PING_MAGIC.len() + OPENVPN_OVERHEAD;
+        if write_record(out, room, io.max_record, |buf| client.poll_ping(now, buf)) {
             io.counters.records_out += 1;
         }
         if !client.is_established() {

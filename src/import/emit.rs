@@ -99,8 +99,13 @@ fn openvpn(out: &mut Toml, plan: &Plan, placed: &Placed) {
     let mut keys = Toml::default();
     if let Some(file) = &placed.tls_auth {
         keys.key("tls_auth", &string(&file.path), &file.comment);
-        if let Some(dir) = &plan.key_direction {
-            keys.key("key_direction", &dir.value.to_string(), &from(plan, dir));
+        match &plan.key_direction {
+            Some(dir) => keys.key("key_direction", &dir.value.to_string(), &from(plan, dir)),
+            None => keys.key(
+                "key_direction",
+                "\"none\"",
+                "tls-auth without a direction: the key is used both ways, as on the server",
+            ),
         }
     }
     if let Some(file) = &placed.tls_crypt {

@@ -6,7 +6,9 @@
 //! (`push_peer_info`), `ssl.h` (IV_PROTO bits), `comp.c` (stub announcements). This module only
 //! builds strings; it reads no configuration files and knows nothing about the session state.
 
+use super::data::DataCipher;
 use super::push::Cipher;
+use super::wrap::AuthDigest;
 
 /// `IV_VER` we announce. A 2.6 server does not branch on it; we send the exact version whose
 /// behaviour we reproduce and against which the protocol facts were confirmed (stock 2.6.14), so
@@ -18,9 +20,10 @@ pub const IV_VER: &str = "2.6.14";
 pub const IV_GUI_VER: &str = concat!("tapclient_", env!("CARGO_PKG_VERSION"));
 /// `IV_MTU` a stock 2.6 client sends: the largest tun-mtu it accepts by push.
 pub const DEFAULT_MAX_PUSHED_MTU: u16 = 1600;
-/// link-mtu − tun-mtu in the stock options string for `dev tap` over TCP with the default
-/// BF-CBC/SHA1 worst case (`mtu.c`): 1500 → 1575 in the capture (§4.1).
-const LINK_MTU_OVERHEAD: u32 = 75;
+/// link-mtu − tun-mtu common to every configuration (`mtu.c`, `calc_options_string_link_mtu`,
+/// TAP over TCP): the TAP headroom (`TAP_MTU_EXTRA` 32), the TCP length (2), the opcode (1; a
+/// client computes the string before it knows its peer-id) and the packet-id (4).
+const LINK_MTU_BASE: u32 = 32 + 2 + 1 + 4;
 /// One more byte of link-mtu when a compression context is active (1576 in the capture).
 const COMPRESSION_OVERHEAD: u32 = 1;
 
@@ -36,6 +39,14 @@ pub struct OccOptions {
     pub tls_auth: Option<KeyDirection>,
     /// True when a compression context is configured (`comp-lzo`/`compress`, stubs included).
     pub comp_lzo: bool,
+    /// OpenVPN's `cipher` (our fallback for servers that push none); `None` is stock's implicit
+    /// BF-CBC, which the string never names.
+    pub cipher: Option<DataCipher>,
+    /// Whether `cipher` is also one of the offered data ciphers: only then does the string name
+    /// it (`options.c`: "only announce the cipher to our peer if we are willing to support it").
+    pub cipher_offered: bool,
+    /// OpenVPN's `auth`: shown unless `cipher` is an AEAD cipher (then `[null-digest]`).
+    pub auth: AuthDigest,
 }
 
 impl Default for OccOptions {
@@ -44,19 +55,36 @@ impl Default for OccOptions {
             tun_mtu: 1500,
             tls_auth: None,
             comp_lzo: false,
+            cipher: None,
+            cipher_offered: false,
+            auth: AuthDigest::Sha1,
         }
     }
 }
 
 impl OccOptions {
-    /// The link-mtu the stock client would report for this configuration.
+    /// The link-mtu the stock client would report for this configuration: tun-mtu plus the
+    /// worst-case overhead of the configured `cipher` and `auth` (`mtu.c`, `crypto.c`
+    /// `calculate_crypto_overhead` with `occ` set). Checked against stock 2.6.14 for BF-CBC,
+    /// AES-CBC and AES-GCM/ChaCha with SHA1/256/512 (§4.1).
     pub fn link_mtu(&self) -> u32 {
         let compression = if self.comp_lzo {
             COMPRESSION_OVERHEAD
         } else {
             0
         };
-        u32::from(self.tun_mtu) + LINK_MTU_OVERHEAD + compression
+        let digest = self.auth.tag_len() as u32;
+        let crypto = match self.cipher {
+            // BF-CBC: 8-byte block + 8-byte IV, plus the HMAC.
+            None => 8 + 8 + digest,
+            // CBC: block + IV + HMAC.
+            Some(DataCipher::Aes128Cbc | DataCipher::Aes256Cbc) => 16 + 16 + digest,
+            // AEAD: tag + IV (12) + the block size OpenVPN reports (16 for AES-GCM, whose CBC
+            // sibling it asks; 1 for ChaCha20); no HMAC.
+            Some(DataCipher::Aes128Gcm | DataCipher::Aes256Gcm) => 16 + 12 + 16,
+            Some(DataCipher::ChaCha20Poly1305) => 16 + 12 + 1,
+        };
+        u32::from(self.tun_mtu) + LINK_MTU_BASE + compression + crypto
     }
 
     /// The options string, fields in the stock order (§4.1), e.g.
@@ -75,12 +103,31 @@ impl OccOptions {
             Some(KeyDirection::One) => s.push_str(",keydir 1"),
             Some(KeyDirection::Bidirectional) | None => {}
         }
-        s.push_str(",auth SHA1,keysize 128");
+        if let Some(cipher) = self.cipher.filter(|_| self.cipher_offered) {
+            s.push_str(",cipher ");
+            s.push_str(cipher.name());
+        }
+        let auth = match self.cipher {
+            Some(cipher) if cipher.is_aead() => "[null-digest]",
+            _ => digest_name(self.auth),
+        };
+        // BF-CBC's 128 bits are what stock prints when no cipher is configured.
+        let keysize = self.cipher.map_or(128, |cipher| cipher.key_len() * 8);
+        s.push_str(&format!(",auth {auth},keysize {keysize}"));
         if self.tls_auth.is_some() {
             s.push_str(",tls-auth");
         }
         s.push_str(",key-method 2,tls-client");
         s
+    }
+}
+
+/// The digest's name as OpenVPN 2.6 with OpenSSL 3 prints it in the options string.
+fn digest_name(auth: AuthDigest) -> &'static str {
+    match auth {
+        AuthDigest::Sha1 => "SHA1",
+        AuthDigest::Sha256 => "SHA256",
+        AuthDigest::Sha512 => "SHA512",
     }
 }
 
@@ -268,6 +315,7 @@ mod tests {
             tun_mtu: 1400,
             tls_auth: Some(KeyDirection::Zero),
             comp_lzo: true,
+            ..OccOptions::default()
         };
         assert_eq!(occ.link_mtu(), 1476);
         assert_eq!(
@@ -284,12 +332,84 @@ mod tests {
         ));
     }
 
+    /// Strings a stock 2.6.14 client sent (its "Local Options String" at verb 7, lab, 2026-11)
+    /// with `data-ciphers D`, `auth A` and, where given, `cipher C` or `data-ciphers-fallback C`.
+    #[test]
+    fn cipher_and_auth_options_strings_match_the_stock_client() {
+        let stock = |cipher, offered, auth, expected: &str| {
+            let occ = OccOptions {
+                cipher,
+                cipher_offered: offered,
+                auth,
+                ..OccOptions::default()
+            };
+            assert_eq!(
+                occ.to_options_string(),
+                format!("V4,dev-type tap,{expected},key-method 2,tls-client")
+            );
+        };
+        use DataCipher::*;
+        let common = "tun-mtu 1500,proto TCPv4_CLIENT";
+        // data-ciphers AES-256-CBC, auth SHA256, no cipher.
+        stock(
+            None,
+            false,
+            AuthDigest::Sha256,
+            &format!("link-mtu 1587,{common},auth SHA256,keysize 128"),
+        );
+        // data-ciphers AES-256-CBC, auth SHA256, cipher AES-256-CBC.
+        stock(
+            Some(Aes256Cbc),
+            true,
+            AuthDigest::Sha256,
+            &format!("link-mtu 1603,{common},cipher AES-256-CBC,auth SHA256,keysize 256"),
+        );
+        // data-ciphers AES-128-CBC, auth SHA1, cipher AES-128-CBC.
+        stock(
+            Some(Aes128Cbc),
+            true,
+            AuthDigest::Sha1,
+            &format!("link-mtu 1591,{common},cipher AES-128-CBC,auth SHA1,keysize 128"),
+        );
+        // data-ciphers AES-128-CBC, auth SHA512, data-ciphers-fallback AES-128-CBC.
+        stock(
+            Some(Aes128Cbc),
+            true,
+            AuthDigest::Sha512,
+            &format!("link-mtu 1635,{common},cipher AES-128-CBC,auth SHA512,keysize 128"),
+        );
+        // data-ciphers AES-256-CBC, auth SHA512, cipher AES-128-CBC (not offered: not named).
+        stock(
+            Some(Aes128Cbc),
+            false,
+            AuthDigest::Sha512,
+            &format!("link-mtu 1635,{common},auth SHA512,keysize 128"),
+        );
+        // data-ciphers AES-256-CBC, auth SHA1, cipher AES-256-GCM (AEAD: no digest).
+        stock(
+            Some(Aes256Gcm),
+            false,
+            AuthDigest::Sha1,
+            &format!("link-mtu 1583,{common},auth [null-digest],keysize 256"),
+        );
+        // data-ciphers AES-256-CBC, auth SHA256, cipher CHACHA20-POLY1305.
+        stock(
+            Some(ChaCha20Poly1305),
+            false,
+            AuthDigest::Sha256,
+            &format!("link-mtu 1568,{common},auth [null-digest],keysize 256"),
+        );
+    }
+
     #[test]
     fn options_string_fits_its_limit() {
         let occ = OccOptions {
             tun_mtu: u16::MAX,
             tls_auth: Some(KeyDirection::One),
             comp_lzo: true,
+            cipher: Some(DataCipher::ChaCha20Poly1305),
+            cipher_offered: true,
+            auth: AuthDigest::Sha512,
         };
         assert!(occ.to_options_string().len() < super::super::keymethod::MAX_OPTIONS_LEN);
     }

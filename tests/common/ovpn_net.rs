@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use tapclient::config::PasswordSource;
 use tapclient::openvpn::client::{Client, Event, PacketError, Settings};
-use tapclient::openvpn::data::DataCipher;
+use tapclient::openvpn::data::{DataCipher, MAX_OVERHEAD};
 use tapclient::openvpn::occ::{KeyDirection, OccOptions, PeerInfo, Platform};
 use tapclient::openvpn::wire::{ControlRepr, Opcode};
-use tapclient::openvpn::wrap::Wrapper;
+use tapclient::openvpn::wrap::{AuthDigest, Wrapper};
 
 use super::ovpn_server::{Server, ServerConfig, ServerWrap};
 
@@ -76,6 +76,8 @@ pub fn settings(wrap: &ServerWrap) -> Settings {
         options: options.to_options_string(),
         peer_info: PeerInfo::new(Platform::current()).encode().unwrap(),
         ciphers: DataCipher::ALL.to_vec(),
+        fallback_cipher: None,
+        data_auth: AuthDigest::Sha1,
         hand_window: HAND_WINDOW,
         user_pass: None,
         reneg_interval: None,
@@ -562,7 +564,7 @@ impl Net {
 
     /// Encrypts a frame with the client's current key without sending it.
     pub fn client_packet(&mut self, frame: &[u8]) -> Vec<u8> {
-        let mut out = vec![0u8; frame.len() + 64];
+        let mut out = vec![0u8; frame.len() + MAX_OVERHEAD];
         let n = self
             .client
             .encrypt_frame(self.now, frame, &mut out)

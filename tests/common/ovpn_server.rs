@@ -105,6 +105,10 @@ pub struct ServerConfig {
     pub control_payload: usize,
     /// Keepalive: a ping after this long without sending (stock `keepalive 10 60` → 10 s).
     pub ping: Option<Duration>,
+    /// The data cipher when the push names none (a server without cipher negotiation).
+    pub fallback_cipher: Option<DataCipher>,
+    /// The CBC data-channel HMAC digest (`auth`).
+    pub data_auth: AuthDigest,
     /// The server's own compression framing when its push names none (a `comp-lzo` server
     /// that does not push it).
     pub framing: Option<Compression>,
@@ -119,6 +123,8 @@ impl ServerConfig {
             wrap: ServerWrap::None,
             control_payload: 1100,
             ping: None,
+            fallback_cipher: None,
+            data_auth: AuthDigest::Sha1,
             framing: None,
         }
     }
@@ -432,10 +438,14 @@ impl Server {
             .cipher
             .as_ref()
             .and_then(|c| DataCipher::from_name(c.name()))
+            .or(self.cfg.fallback_cipher)
             .expect("a supported pushed cipher");
         let data = self.data.get_or_insert_with(|| {
-            DataChannel::new(data_config(&self.pushed, self.cfg.framing))
-                .expect("data channel config")
+            let config = DataConfig {
+                auth: self.cfg.data_auth,
+                ..data_config(&self.pushed, self.cfg.framing)
+            };
+            DataChannel::new(config).expect("data channel config")
         });
         data.install(key.key_id.value(), cipher, &material, now)
             .expect("install server keys");

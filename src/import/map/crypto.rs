@@ -391,13 +391,6 @@ impl Plan {
                 }
             }
         }
-        if let (Some(slot), None) = (&self.tls_auth, &self.key_direction) {
-            self.problems.push(format!(
-                "line {}: tls-auth without a key direction (OpenVPN's bidirectional mode) is not \
-                 supported; if the server has `tls-auth ta.key 0`, add `key-direction 1`",
-                slot.line
-            ));
-        }
         if self.tls_auth.is_none() {
             if let Some(slot) = self.key_direction.take() {
                 if self.entries[slot.entry].outcome

@@ -64,6 +64,11 @@ pub struct Settings {
     pub peer_info: String,
     /// Ciphers we offered; the pushed one must be among them.
     pub ciphers: Vec<DataCipher>,
+    /// The cipher to use when the server pushes none (a server without cipher negotiation:
+    /// OpenVPN's `data-ciphers-fallback`/`cipher`); `None` refuses such servers.
+    pub fallback_cipher: Option<DataCipher>,
+    /// The HMAC digest of the CBC data ciphers (OpenVPN's `auth`; not negotiated).
+    pub data_auth: super::wrap::AuthDigest,
     /// `hand-window`: from the reset to an established key.
     pub hand_window: Duration,
     /// `auth-user-pass`: sent in every key-method-2 message (empty strings when `None`).
@@ -427,6 +432,7 @@ impl Client {
         let config = DataConfig {
             compression,
             peer_id: pushed.peer_id,
+            auth: self.settings.data_auth,
             ..DataConfig::default()
         };
         match DataChannel::new(config) {
@@ -463,17 +469,7 @@ impl Client {
         let (Some(pushed), Some(data)) = (self.pushed.as_ref(), self.data.as_mut()) else {
             return Err("no push yet".into());
         };
-        let cipher_name = pushed.cipher.as_ref().map(|c| c.name().to_owned());
-        let cipher = cipher_name
-            .as_deref()
-            .and_then(DataCipher::from_name)
-            .filter(|c| self.settings.ciphers.contains(c))
-            .ok_or_else(|| {
-                format!(
-                    "the server chose data cipher {} which tapclient did not offer",
-                    cipher_name.as_deref().unwrap_or("(none pushed)")
-                )
-            })?;
+        let cipher = data_cipher(pushed, &self.settings)?;
         let block = if pushed.uses_ekm() {
             KeyBlock::from_exporter(|out| {
                 self.key
@@ -494,7 +490,8 @@ impl Client {
             .map_err(|e| format!("cannot install data keys: {e}"))
     }
 
-    /// Encrypts one Ethernet frame into `out` (which needs `frame.len() + 64` bytes).
+    /// Encrypts one Ethernet frame into `out` (which needs `frame.len() + data::MAX_OVERHEAD`
+    /// bytes).
     pub fn encrypt_frame(
         &mut self,
         now: Instant,
@@ -541,7 +538,7 @@ impl Client {
     }
 
     /// A keepalive ping (data channel) when nothing was sent for the pushed `ping` interval.
-    /// Writes it into `out` (64 bytes suffice) and returns its length.
+    /// Writes it into `out` (`16 + data::MAX_OVERHEAD` bytes suffice) and returns its length.
     pub fn poll_ping(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
         let interval = self.ping?;
         if now < self.last_sent + interval {
@@ -612,4 +609,21 @@ impl Client {
         }
         self.renegotiate_if_due(now);
     }
+}
+
+/// The data cipher for this connection: the pushed `cipher` if we offered it; without a pushed
+/// cipher (a server that does not negotiate), the configured fallback.
+fn data_cipher(pushed: &PushedConfig, settings: &Settings) -> Result<DataCipher, String> {
+    let Some(pushed) = pushed.cipher.as_ref() else {
+        return settings.fallback_cipher.ok_or_else(|| {
+            "the server pushed no data cipher (it does not negotiate ciphers); set `cipher` in \
+             [openvpn] to the server's cipher (its `cipher` or `data-ciphers-fallback`)"
+                .to_owned()
+        });
+    };
+    DataCipher::from_name(pushed.name())
+        .filter(|c| settings.ciphers.contains(c))
+        .ok_or_else(|| {
+            format!("the server chose data cipher {pushed} which tapclient did not offer")
+        })
 }

@@ -166,6 +166,8 @@ mod tests {
             options: "V4".into(),
             peer_info: "IV_PROTO=142\n".into(),
             ciphers: vec![DataCipher::Aes256Gcm],
+            fallback_cipher: None,
+            data_auth: crate::openvpn::wrap::AuthDigest::Sha1,
             hand_window: Duration::from_secs(60),
             user_pass: None,
             reneg_interval,

@@ -3,20 +3,22 @@
 
 use std::time::{Duration, Instant};
 
-use super::cipher::{DataCipher, KeyMaterial, PACKET_ID_LEN, TAG_LEN};
+use super::cipher::{CryptoFailure, DataCipher, KeyMaterial, MAX_CRYPTO_OVERHEAD, PACKET_ID_LEN};
 use super::compress::Compression;
 use super::error::DataError;
 use super::header::{DataHeader, MAX_PEER_ID};
 use super::keys::KeySlots;
 use super::payload::{Decrypted, OccKind, OCC_MAGIC, PING_MAGIC};
+use crate::openvpn::wrap::AuthDigest;
 
 /// How long the previous key stays usable for receiving after a new one is installed
 /// (`transition-window`, default 3600 s).
 pub const TRANSITION_WINDOW: Duration = Duration::from_secs(3600);
 
-/// An upper bound of [`DataChannel::overhead`] for every configuration: a 4-byte header,
-/// packet-id, tag and 2 bytes of compression framing.
-pub const MAX_OVERHEAD: usize = 4 + PACKET_ID_LEN + TAG_LEN + 2;
+/// An upper bound of [`DataChannel::overhead`] for every configuration: a 4-byte header, the
+/// heaviest cipher (AES-CBC with HMAC-SHA512: HMAC 64, IV 16, packet-id 4, padding up to 16)
+/// and 2 bytes of compression framing.
+pub const MAX_OVERHEAD: usize = 4 + MAX_CRYPTO_OVERHEAD + 2;
 
 /// What the data channel needs from the pushed options; constant for one connection
 /// (renegotiations change keys only).
@@ -28,6 +30,9 @@ pub struct DataConfig {
     pub peer_id: Option<u32>,
     /// How long a replaced key keeps decrypting (see [`TRANSITION_WINDOW`]).
     pub transition_window: Duration,
+    /// The HMAC digest of the CBC ciphers (OpenVPN's `auth`, not negotiated; default SHA1).
+    /// The AEAD ciphers ignore it.
+    pub auth: AuthDigest,
 }
 
 impl Default for DataConfig {
@@ -36,6 +41,7 @@ impl Default for DataConfig {
             compression: Compression::None,
             peer_id: None,
             transition_window: TRANSITION_WINDOW,
+            auth: AuthDigest::Sha1,
         }
     }
 }
@@ -47,6 +53,7 @@ pub struct DataChannel {
     header: DataHeader,
     compression: Compression,
     transition_window: Duration,
+    auth: AuthDigest,
 }
 
 impl DataChannel {
@@ -60,11 +67,13 @@ impl DataChannel {
             header: DataHeader::for_peer_id(config.peer_id),
             compression: config.compression,
             transition_window: config.transition_window,
+            auth: config.auth,
         })
     }
 
     /// Installs the keys of generation `key_id` (0..=7) and sends with them from now on. The
-    /// previous key keeps decrypting until `now + transition_window` (the lame duck).
+    /// previous key keeps decrypting until `now + transition_window` (the lame duck). A CBC
+    /// `cipher` authenticates with the configured `auth` digest.
     pub fn install(
         &mut self,
         key_id: u8,
@@ -73,7 +82,7 @@ impl DataChannel {
         now: Instant,
     ) -> Result<(), DataError> {
         let until = now.checked_add(self.transition_window).unwrap_or(now);
-        self.slots.install(key_id, cipher, keys, until)
+        self.slots.install(key_id, cipher, self.auth, keys, until)
     }
 
     /// Drops the lame duck if it expired at `now`.
@@ -103,12 +112,19 @@ impl DataChannel {
             .is_some_and(|sender| sender.packet_ids.wants_rekey())
     }
 
-    /// The most bytes an `encrypt_*` call adds to its payload in this configuration.
+    /// The most bytes an `encrypt_*` call adds to its payload in this configuration (with no
+    /// key yet: the most any cipher would add with the configured `auth`).
     pub fn overhead(&self) -> usize {
-        let crypto = self
-            .slots
-            .sender_ref()
-            .map_or(PACKET_ID_LEN + TAG_LEN, |sender| sender.key.overhead());
+        let crypto = self.slots.sender_ref().map_or_else(
+            || {
+                DataCipher::ALL
+                    .into_iter()
+                    .map(|cipher| cipher.max_overhead(self.auth))
+                    .max()
+                    .unwrap_or(MAX_CRYPTO_OVERHEAD)
+            },
+            |sender| sender.key.max_overhead(),
+        );
         self.header.wire_len() + crypto + self.compression.max_overhead()
     }
 
@@ -149,17 +165,20 @@ impl DataChannel {
             .slots
             .receiver(key_id, now)
             .ok_or(DataError::NoKey(key_id))?;
-        let min = header.wire_len() + receiver.key.overhead();
-        if packet.len() < min {
-            return Err(DataError::TooShort {
-                len: packet.len(),
-                min,
-            });
+        let min = header.wire_len() + receiver.key.min_sealed_len();
+        let len = packet.len();
+        if len < min {
+            return Err(DataError::TooShort { len, min });
         }
         let (packet_id, plain) = receiver
             .key
             .open(packet, header.wire_len(), header.aad_start())
-            .map_err(|_| DataError::AuthFailed { key_id })?;
+            .map_err(|failure| match failure {
+                CryptoFailure::Misaligned => DataError::Misaligned { len },
+                CryptoFailure::BadPadding => DataError::BadPadding { key_id },
+                CryptoFailure::Length => DataError::TooShort { len, min },
+                CryptoFailure::Auth | CryptoFailure::Random => DataError::AuthFailed { key_id },
+            })?;
         receiver
             .replay
             .accept(packet_id, now)
@@ -168,12 +187,13 @@ impl DataChannel {
         Decrypted::classify(payload)
     }
 
+    /// Seals `parts` (framed by the compression) with the current key into `out`: header,
+    /// packet-id and payload are written where the cipher wants them, then sealed in place.
     fn seal_parts(&mut self, parts: &[&[u8]], out: &mut [u8]) -> Result<usize, DataError> {
         let sender = self.slots.sender().ok_or(DataError::NoSendKey)?;
         let hdr_len = self.header.wire_len();
-        let payload_at = hdr_len + sender.key.overhead();
         let framed_len = self.compression.framed_len(parts);
-        let total = payload_at.saturating_add(framed_len);
+        let total = hdr_len.saturating_add(sender.key.sealed_len(framed_len));
         if out.len() < total {
             return Err(DataError::BufferTooSmall {
                 need: total,
@@ -186,13 +206,17 @@ impl DataChannel {
             .ok_or(DataError::PacketIdExhausted(sender.key_id))?;
         let packet = &mut out[..total];
         self.header.write(sender.key_id, packet);
-        packet[hdr_len..hdr_len + PACKET_ID_LEN].copy_from_slice(&packet_id.to_be_bytes());
+        let id_at = hdr_len + sender.key.packet_id_at();
+        packet[id_at..id_at + PACKET_ID_LEN].copy_from_slice(&packet_id.to_be_bytes());
         self.compression
-            .frame_into(parts, &mut packet[payload_at..]);
+            .frame_into(parts, &mut packet[hdr_len + sender.key.payload_at()..]);
         sender
             .key
-            .seal(packet, hdr_len, self.header.aad_start())
-            .map_err(|_| DataError::PayloadTooLarge(framed_len))?;
+            .seal(packet, hdr_len, self.header.aad_start(), framed_len)
+            .map_err(|failure| match failure {
+                CryptoFailure::Random => DataError::RandomFailed,
+                _ => DataError::PayloadTooLarge(framed_len),
+            })?;
         Ok(total)
     }
 

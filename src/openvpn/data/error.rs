@@ -45,11 +45,26 @@ pub enum DataError {
     /// An OCC message without its type byte.
     #[error("OCC message without a type byte")]
     TruncatedOcc,
+    /// A CBC packet whose ciphertext is not a whole number of 16-byte blocks.
+    #[error(
+        "CBC data packet of {len} bytes: the ciphertext is not a whole number of 16-byte blocks"
+    )]
+    Misaligned {
+        /// Bytes of the whole packet.
+        len: usize,
+    },
 
     // --- peer misbehaved, or an attack ---
     /// The AEAD tag did not verify: corrupted, forged, or keyed differently.
     #[error("data packet for key_id {key_id} failed authentication")]
     AuthFailed {
+        /// The packet's key_id.
+        key_id: u8,
+    },
+    /// A CBC packet passed its HMAC check but its padding is invalid (or leaves no packet-id):
+    /// the server's own encryption is broken, or its `auth` key is ours but not its cipher key.
+    #[error("data packet for key_id {key_id} authenticated but its CBC padding is invalid")]
+    BadPadding {
         /// The packet's key_id.
         key_id: u8,
     },
@@ -92,6 +107,9 @@ pub enum DataError {
         /// Bytes available.
         have: usize,
     },
+    /// The operating system's random generator failed to give a CBC IV.
+    #[error("the system random generator failed; cannot pick an IV for a CBC data packet")]
+    RandomFailed,
     /// The AEAD refused to encrypt a payload this large.
     #[error("data payload of {0} bytes is too large to encrypt")]
     PayloadTooLarge(usize),
@@ -125,14 +143,18 @@ impl DataError {
             DataError::TooShort { .. }
             | DataError::NotData(_)
             | DataError::BadCompressionByte(_)
-            | DataError::TruncatedOcc => ErrorKind::Malformed,
-            DataError::AuthFailed { .. } | DataError::Replay { .. } => ErrorKind::PeerMisbehaved,
+            | DataError::TruncatedOcc
+            | DataError::Misaligned { .. } => ErrorKind::Malformed,
+            DataError::AuthFailed { .. }
+            | DataError::BadPadding { .. }
+            | DataError::Replay { .. } => ErrorKind::PeerMisbehaved,
             DataError::NoKey(_) => ErrorKind::Quiet,
             DataError::UnsupportedCompression(_) => ErrorKind::Incompatible,
             DataError::NoSendKey
             | DataError::PacketIdExhausted(_)
             | DataError::BufferTooSmall { .. }
             | DataError::PayloadTooLarge(_)
+            | DataError::RandomFailed
             | DataError::InvalidKeyId(_)
             | DataError::InvalidPeerId(_) => ErrorKind::Local,
         }
@@ -159,5 +181,14 @@ mod tests {
             DataError::TooShort { len: 1, min: 2 }.kind(),
             ErrorKind::Malformed
         );
+        assert_eq!(
+            DataError::Misaligned { len: 61 }.kind(),
+            ErrorKind::Malformed
+        );
+        assert_eq!(
+            DataError::BadPadding { key_id: 0 }.kind(),
+            ErrorKind::PeerMisbehaved
+        );
+        assert_eq!(DataError::RandomFailed.kind(), ErrorKind::Local);
     }
 }

@@ -12,6 +12,7 @@ use super::cipher::{DataCipher, KeyMaterial, PacketKey};
 use super::error::DataError;
 use super::header::MAX_KEY_ID;
 use super::replay::{PacketIdCounter, ReplayWindow};
+use crate::openvpn::wrap::AuthDigest;
 
 /// The send half of one key generation.
 #[derive(Debug)]
@@ -51,11 +52,13 @@ pub struct KeySlots {
 impl KeySlots {
     /// Installs a new generation as the current key. A different previous current key becomes
     /// the lame duck, usable for receiving until `lame_duck_until` (an older lame duck goes);
-    /// re-installing the current key_id replaces that key and keeps the lame duck.
+    /// re-installing the current key_id replaces that key and keeps the lame duck. `auth` is
+    /// the HMAC digest of a CBC cipher.
     pub fn install(
         &mut self,
         key_id: u8,
         cipher: DataCipher,
+        auth: AuthDigest,
         keys: &KeyMaterial<'_>,
         lame_duck_until: Instant,
     ) -> Result<(), DataError> {
@@ -67,11 +70,11 @@ impl KeySlots {
             cipher,
             send: SendKey {
                 key_id,
-                key: PacketKey::new(cipher, &keys.encrypt),
+                key: PacketKey::new(cipher, auth, &keys.encrypt),
                 packet_ids: PacketIdCounter::default(),
             },
             recv: RecvKey {
-                key: PacketKey::new(cipher, &keys.decrypt),
+                key: PacketKey::new(cipher, auth, &keys.decrypt),
                 replay: ReplayWindow::default(),
             },
         };
@@ -156,12 +159,24 @@ mod tests {
         assert!(slots.sender().is_none());
         assert!(slots.receiver(0, base).is_none());
         slots
-            .install(0, DataCipher::Aes128Gcm, &keys(&block), at(base, 1))
+            .install(
+                0,
+                DataCipher::Aes128Gcm,
+                AuthDigest::Sha1,
+                &keys(&block),
+                at(base, 1),
+            )
             .unwrap();
         assert_eq!(slots.current(), Some((0, DataCipher::Aes128Gcm)));
         assert_eq!(slots.next_expiry(), None);
         slots
-            .install(1, DataCipher::Aes128Gcm, &keys(&block), at(base, 1_000))
+            .install(
+                1,
+                DataCipher::Aes128Gcm,
+                AuthDigest::Sha1,
+                &keys(&block),
+                at(base, 1_000),
+            )
             .unwrap();
         assert_eq!(slots.sender().map(|s| s.key_id), Some(1));
         assert_eq!(slots.lame_duck_key_id(), Some(0));
@@ -181,7 +196,13 @@ mod tests {
         let mut slots = KeySlots::default();
         for key_id in [0, 1, 1] {
             slots
-                .install(key_id, DataCipher::Aes256Gcm, &keys(&block), at(base, 10))
+                .install(
+                    key_id,
+                    DataCipher::Aes256Gcm,
+                    AuthDigest::Sha1,
+                    &keys(&block),
+                    at(base, 10),
+                )
                 .unwrap();
         }
         assert_eq!(slots.current(), Some((1, DataCipher::Aes256Gcm)));
@@ -191,7 +212,13 @@ mod tests {
         slots.expire(at(base, 10));
         assert_eq!(slots.lame_duck_key_id(), None);
         assert_eq!(
-            slots.install(8, DataCipher::Aes256Gcm, &keys(&block), base),
+            slots.install(
+                8,
+                DataCipher::Aes256Gcm,
+                AuthDigest::Sha1,
+                &keys(&block),
+                base
+            ),
             Err(DataError::InvalidKeyId(8))
         );
     }

@@ -1,13 +1,14 @@
 //! The OpenVPN data channel (sans-IO): Ethernet frames ⇄ encrypted `P_DATA_V1`/`P_DATA_V2`
 //! packets (§6, §8, §9, §10).
 //!
-//! Owns: the AEAD ciphers ([`DataCipher`]; `crypto.c` layout, tag before ciphertext), the data
-//! headers and peer-id, the send packet-id and the receive replay window (64 packets / 15 s),
-//! the key slots (current key + lame duck, selected by key_id), the compression *framing*
-//! (never real compression), and telling frames from keepalive pings and OCC messages.
+//! Owns: the ciphers ([`DataCipher`]): AEAD (`crypto.c` layout, tag before ciphertext) and the
+//! legacy AES-CBC + HMAC of servers that negotiate no AEAD (§6.3, digest from
+//! [`DataConfig::auth`]), the data headers and peer-id, the send packet-id and the receive
+//! replay window (64 packets / 15 s), the key slots (current key + lame duck, selected by
+//! key_id), the compression *framing* (never real compression), and telling frames from
+//! keepalive pings and OCC messages.
 //! Must not: read the clock, do I/O, allocate per packet, derive keys (that is `kdf`), or know
-//! about the control channel. CBC+HMAC (§6.3) is not implemented yet; it will be another
-//! [`DataCipher`] variant behind the same calls.
+//! about the control channel.
 //!
 //! # Calling contract of [`DataChannel`]
 //! 1. After PUSH_REPLY (cipher, `peer-id`, compression known), the session creates one
@@ -19,7 +20,8 @@
 //! 3. Send (driver): write the payload's packet into the TCP write buffer right after the
 //!    2-byte length: `n = encrypt_frame(frame, &mut wbuf[2..])?`, then store `n` as u16 BE in
 //!    `wbuf[..2]`. `out` must hold `payload.len() + overhead()` bytes (at most
-//!    `payload.len() + MAX_OVERHEAD` = +26); a ping needs at most `16 + MAX_OVERHEAD`.
+//!    `payload.len() + MAX_OVERHEAD` = +106, the AES-CBC/HMAC-SHA512 worst case; AEAD adds at
+//!    most 26); a ping needs at most `16 + MAX_OVERHEAD`.
 //!    Pings and OCC replies go through [`DataChannel::encrypt_ping`] / [`DataChannel::encrypt_occ`]
 //!    with the same framing. The only copy is the payload into `out`; encryption is in place.
 //! 4. Receive (driver): for every deframed record whose opcode is `P_DATA_*`, call
@@ -35,9 +37,11 @@
 //! 6. Call [`DataChannel::expire`] at [`DataChannel::next_expiry`] (decrypting also ignores an
 //!    expired lame duck on its own, so this only frees the key early).
 //!
-//! `now` must be monotonic. Key material is held by `ring` (expanded keys) and in zeroized
-//! implicit IVs; `Debug` output never shows keys.
+//! `now` must be monotonic. Key material is held by `ring` (AEAD and HMAC keys), by `aes`
+//! (zeroized on drop) and in zeroized implicit IVs; `Debug` output never shows keys. CBC IVs come
+//! from the operating system's CSPRNG, one per packet.
 
+mod cbc;
 mod channel;
 mod cipher;
 mod compress;
@@ -48,7 +52,10 @@ mod payload;
 mod replay;
 
 pub use channel::{DataChannel, DataConfig, MAX_OVERHEAD, TRANSITION_WINDOW};
-pub use cipher::{DataCipher, DirectionSecret, KeyMaterial, KEY_HALF_LEN, PACKET_ID_LEN, TAG_LEN};
+pub use cipher::{
+    DataCipher, DirectionSecret, KeyMaterial, KEY_HALF_LEN, MAX_CRYPTO_OVERHEAD, PACKET_ID_LEN,
+    TAG_LEN,
+};
 pub use compress::Compression;
 pub use error::{CompressionAlgorithm, DataError, ErrorKind};
 pub use header::{MAX_KEY_ID, MAX_PEER_ID};
@@ -59,3 +66,5 @@ pub use replay::{
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cbc;

@@ -5,9 +5,10 @@ use std::time::Instant;
 
 use super::cipher::tests::{b1_halves, hex, B1_PACKET, PING};
 use super::*;
+use crate::openvpn::wrap::AuthDigest;
 use crate::testutil::{at, t0};
 
-const COMPRESSIONS: [Compression; 4] = [
+pub(super) const COMPRESSIONS: [Compression; 4] = [
     Compression::None,
     Compression::CompLzo,
     Compression::Stub,
@@ -16,14 +17,14 @@ const COMPRESSIONS: [Compression; 4] = [
 
 use crate::testutil::Rng;
 
-fn key_block(seed: u64) -> [u8; 256] {
+pub(super) fn key_block(seed: u64) -> [u8; 256] {
     let mut block = [0; 256];
     Rng(seed | 1).fill(&mut block);
     block
 }
 
 /// The server's view of a client key block: the directions swapped.
-fn server_keys(block: &[u8; 256]) -> KeyMaterial<'_> {
+pub(super) fn server_keys(block: &[u8; 256]) -> KeyMaterial<'_> {
     let client = KeyMaterial::from_key_block(block);
     KeyMaterial {
         encrypt: client.decrypt,
@@ -31,7 +32,7 @@ fn server_keys(block: &[u8; 256]) -> KeyMaterial<'_> {
     }
 }
 
-fn config(compression: Compression, peer_id: Option<u32>) -> DataConfig {
+pub(super) fn config(compression: Compression, peer_id: Option<u32>) -> DataConfig {
     DataConfig {
         compression,
         peer_id,
@@ -40,7 +41,7 @@ fn config(compression: Compression, peer_id: Option<u32>) -> DataConfig {
 }
 
 /// A client and a server channel sharing key generation `key_id` from `block`.
-fn pair(
+pub(super) fn pair(
     cfg: DataConfig,
     cipher: DataCipher,
     block: &[u8; 256],
@@ -55,14 +56,14 @@ fn pair(
     (client, server)
 }
 
-fn seal(channel: &mut DataChannel, frame: &[u8]) -> Vec<u8> {
+pub(super) fn seal(channel: &mut DataChannel, frame: &[u8]) -> Vec<u8> {
     let mut out = vec![0; frame.len() + channel.overhead()];
     let n = channel.encrypt_frame(frame, &mut out).unwrap();
     out.truncate(n);
     out
 }
 
-fn open_frame(
+pub(super) fn open_frame(
     channel: &mut DataChannel,
     mut packet: Vec<u8>,
     now: Instant,
@@ -112,12 +113,16 @@ fn every_cipher_header_and_framing_round_trips() {
         &[0xFA],
         &[0x00; 1514],
     ];
+    let digests = [AuthDigest::Sha1, AuthDigest::Sha256, AuthDigest::Sha512];
     for (i, cipher) in DataCipher::ALL.into_iter().enumerate() {
-        for peer_id in [None, Some(0x0012_3456)] {
-            for compression in COMPRESSIONS {
+        for (j, peer_id) in [None, Some(0x0012_3456)].into_iter().enumerate() {
+            for (k, compression) in COMPRESSIONS.into_iter().enumerate() {
                 let block = key_block(i as u64 + 7);
-                let (mut client, mut server) =
-                    pair(config(compression, peer_id), cipher, &block, now);
+                let cfg = DataConfig {
+                    auth: digests[(j + k) % 3],
+                    ..config(compression, peer_id)
+                };
+                let (mut client, mut server) = pair(cfg, cipher, &block, now);
                 for frame in frames {
                     let packet = seal(&mut client, frame);
                     let header = if peer_id.is_some() { 0x48 } else { 0x30 };
@@ -126,8 +131,9 @@ fn every_cipher_header_and_framing_round_trips() {
                     let packet = seal(&mut server, frame);
                     assert_eq!(open_frame(&mut client, packet, now), Ok(frame.to_vec()));
                 }
-                let mut out = [0; 64];
+                let mut out = [0; 16 + MAX_OVERHEAD];
                 let n = client.encrypt_ping(&mut out).unwrap();
+                assert!(n <= 16 + client.overhead());
                 assert_eq!(
                     server.decrypt_in_place(&mut out[..n], now),
                     Ok(Decrypted::Ping)
