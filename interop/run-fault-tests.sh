@@ -471,6 +471,8 @@ scenario_cbc_only() {
     server_up openvpn-server-2 cbc
     await_recovery "$(lab_now_ms)" 40 "after the CBC server's restart"
     finish_ping "$t_kill"
+    ciphers=$(ovpn_data_ciphers "$(server_log)")
+    [[ $ciphers == AES-256-CBC ]] || scen_fail "after the restart the server installed '$ciphers', expected AES-256-CBC"
     no_removals
     xfers 5003
     stop_client
