@@ -212,12 +212,13 @@ await_recovery() {
     T_BACK=$(fault_first_reply_after "$PING_LOG" "$t")
 }
 
-# finish_ping T_FAULT_MS — a second more of pings, stop, PING_NOTE with outage and loss.
+# finish_ping T_FAULT_MS [LABEL] — a second more of pings, stop, PING_NOTE with the longest
+# gap after T_FAULT_MS (LABEL, default: the outage) and the loss.
 finish_ping() {
     sleep 1
     fault_ping_stop
     fault_ping_report "$PING_LOG" "$1"
-    PING_NOTE="outage ${P_GAP_MS} ms (last reply before -> first after), $P_LOST of $P_SENT pings lost"
+    PING_NOTE="${2:-outage (last reply before -> first after)} ${P_GAP_MS} ms, $P_LOST of $P_SENT pings lost"
 }
 
 # no_removals — the ip monitor saw nothing of tc0, its address or routes go away.
@@ -378,7 +379,7 @@ scenario_client_reneg() {
         lab_alive "$CLIENT_PID" || scen_fail "tapclient exited during the renegotiations: $(last_error_line)"
         sleep 2
     done
-    finish_ping "$t0"
+    finish_ping "$t0" "longest gap between replies"
     rekeys=$(fault_count "$CLIENT_LOG" "$LOG_REKEYED")
     min_rekeys=$((secs / 12))
     ((P_LOST == 0)) || scen_fail "$P_LOST of $P_SENT pings lost during $rekeys renegotiations ($PING_NOTE)"
@@ -551,35 +552,6 @@ scenario_sigterm() {
     scen_pass "exit 0 ${dt} ms after SIGTERM; $CLIENT_TUN, $OVPN_CLI_IP and route $OVPN_ROUTE_CIDR gone; $left"
 }
 
-# both_ways PORT — one checksummed transfer each way at the same time (xfer.py); fails on a
-# wrong size or checksum. Ports PORT and PORT+1.
-both_ways() {
-    local p=$1 s=$SCEN_DIR/soak pids=() pid got
-    lab_start "$SRV_NS" "$s-s2c-srv.txt" "$PYTHON" "$LAB_LIB_DIR/xfer.py" listen --bind "$OVPN_SRV_IP" --port "$p" --send "$PAYLOAD"
-    pids+=("$LAB_PID")
-    lab_start "$SRV_NS" "$s-c2s-srv.txt" "$PYTHON" "$LAB_LIB_DIR/xfer.py" listen --bind "$OVPN_SRV_IP" --port $((p + 1)) --recv
-    pids+=("$LAB_PID")
-    lab_wait_until 10 eval "grep -q listening '$s-s2c-srv.txt' && grep -q listening '$s-c2s-srv.txt'" ||
-        scen_fail "soak: the listeners did not start"
-    lab_start "$CLI_NS" "$s-s2c-cli.txt" "$PYTHON" "$LAB_LIB_DIR/xfer.py" connect --host "$OVPN_SRV_IP" --port "$p" --recv
-    pids+=("$LAB_PID")
-    lab_start "$CLI_NS" "$s-c2s-cli.txt" "$PYTHON" "$LAB_LIB_DIR/xfer.py" connect --host "$OVPN_SRV_IP" --port $((p + 1)) --send "$PAYLOAD"
-    pids+=("$LAB_PID")
-    for pid in "${pids[@]}"; do
-        lab_wait_exit "$pid" 180 || scen_fail "soak: a transfer on port $p/$((p + 1)) hung for 180 s"
-        [[ $LAB_RC == 0 ]] || scen_fail "soak: a transfer on port $p/$((p + 1)) failed: $(cat "$s"-*.txt | grep xfer.py | head -n 2 | tr '\n' ' ')"
-    done
-    for got in "$s-s2c-cli.txt" "$s-c2s-srv.txt"; do
-        local json
-        json=$(grep '"sha256"' "$got" || true)
-        [[ $(lab_json_field bytes "$json") == "$PAYLOAD_BYTES" && $(lab_json_field sha256 "$json") == "$PAYLOAD_SHA" ]] ||
-            scen_fail "soak: transfer corrupted (${got##*/}): ${json:-no result}; sent $PAYLOAD_BYTES bytes sha256 $PAYLOAD_SHA"
-    done
-}
-
-# tx_dropped NS DEV — packets the kernel dropped on DEV's transmit queue (toward its reader).
-tx_dropped() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/tx_dropped" 2>/dev/null || echo '?'; }
-
 # SOAK_SECONDS of checksummed transfers both ways and a ping; tapclient's RSS sampled.
 scenario_soak() {
     fault_up "" ""
@@ -593,7 +565,7 @@ scenario_soak() {
     ((warm >= 20)) || warm=20
     lab_note "soak: ${SOAK_SECONDS} s of ${XFER_MB} MiB transfers both ways (RSS warm-up ${warm} s)"
     while (($(lab_now_ms) < end)); do
-        both_ways "$port"
+        fault_xfer_both "$port"
         n=$((n + 1))
         port=$((port + 2))
         lab_alive "$CLIENT_PID" || scen_fail "tapclient exited during the soak: $(last_error_line)"
@@ -601,7 +573,7 @@ scenario_soak() {
     local secs=$((($(lab_now_ms) - t0) / 1000)) drops
     fault_ping_stop
     # Where a lost ping went: the kernel queues into tapclient (tc0) and into the server (tap0).
-    drops="queue drops: $CLIENT_TUN tx $(tx_dropped "$CLI_NS" "$CLIENT_TUN"), server $OVPN_SRV_TAP tx $(tx_dropped "$SRV_NS" "$OVPN_SRV_TAP")"
+    drops="queue drops: $CLIENT_TUN tx $(fault_tx_dropped "$CLI_NS" "$CLIENT_TUN"), server $OVPN_SRV_TAP tx $(fault_tx_dropped "$SRV_NS" "$OVPN_SRV_TAP")"
     fault_ping_report "$PING_LOG"
     fault_rss_report $((t0 + warm * 1000))
     ((RSS_N >= 3)) || scen_fail "only $RSS_N RSS samples after the warm-up (run longer: SOAK_SECONDS)"

@@ -3,9 +3,9 @@
 # shellcheck disable=SC2034
 # Measuring instruments for the fault scenarios (interop/run-fault-tests.sh): the stock server's
 # fault variants, a timestamped ping through the tunnel and its outage report, a watch on the
-# client namespace's interfaces, addresses and routes, and an RSS sampler. Source after
-# netns.sh, harness.sh and openvpn.sh; defines functions only. Every process is started with
-# lab_start, so the scenario's cleanup stops it.
+# client namespace's interfaces, addresses and routes, transfers both ways at once, and an RSS
+# sampler. Source after netns.sh, harness.sh and openvpn.sh; defines functions only. Every
+# process is started with lab_start, so the scenario's cleanup stops it.
 
 FAULT_PING_INTERVAL=${FAULT_PING_INTERVAL:-0.1}  # 10 pings a second
 
@@ -217,6 +217,38 @@ fault_sample_iface() {
         sleep 0.25
     done
 }
+
+# ---------------------------------------------------------------- traffic
+
+# fault_xfer_both PORT — one checksummed transfer of PAYLOAD each way at the same time
+# (xfer.py; the listeners on OVPN_SRV_IP in the server namespace); scen_fail on a hang, a wrong
+# size or checksum. Ports PORT and PORT+1; output in SCEN_DIR/soak-*.txt.
+fault_xfer_both() {
+    local p=$1 s=$SCEN_DIR/soak pids=() pid got
+    lab_start "$SRV_NS" "$s-s2c-srv.txt" "$PYTHON" "$LAB_LIB_DIR/xfer.py" listen --bind "$OVPN_SRV_IP" --port "$p" --send "$PAYLOAD"
+    pids+=("$LAB_PID")
+    lab_start "$SRV_NS" "$s-c2s-srv.txt" "$PYTHON" "$LAB_LIB_DIR/xfer.py" listen --bind "$OVPN_SRV_IP" --port $((p + 1)) --recv
+    pids+=("$LAB_PID")
+    lab_wait_until 10 eval "grep -q listening '$s-s2c-srv.txt' && grep -q listening '$s-c2s-srv.txt'" ||
+        scen_fail "both ways: the listeners did not start"
+    lab_start "$CLI_NS" "$s-s2c-cli.txt" "$PYTHON" "$LAB_LIB_DIR/xfer.py" connect --host "$OVPN_SRV_IP" --port "$p" --recv
+    pids+=("$LAB_PID")
+    lab_start "$CLI_NS" "$s-c2s-cli.txt" "$PYTHON" "$LAB_LIB_DIR/xfer.py" connect --host "$OVPN_SRV_IP" --port $((p + 1)) --send "$PAYLOAD"
+    pids+=("$LAB_PID")
+    for pid in "${pids[@]}"; do
+        lab_wait_exit "$pid" 180 || scen_fail "both ways: a transfer on port $p/$((p + 1)) hung for 180 s"
+        [[ $LAB_RC == 0 ]] || scen_fail "both ways: a transfer on port $p/$((p + 1)) failed: $(cat "$s"-*.txt | grep xfer.py | head -n 2 | tr '\n' ' ')"
+    done
+    for got in "$s-s2c-cli.txt" "$s-c2s-srv.txt"; do
+        local json
+        json=$(grep '"sha256"' "$got" || true)
+        [[ $(lab_json_field bytes "$json") == "$PAYLOAD_BYTES" && $(lab_json_field sha256 "$json") == "$PAYLOAD_SHA" ]] ||
+            scen_fail "both ways: transfer corrupted (${got##*/}): ${json:-no result}; sent $PAYLOAD_BYTES bytes sha256 $PAYLOAD_SHA"
+    done
+}
+
+# fault_tx_dropped NS DEV — packets the kernel dropped on DEV's transmit queue (to its reader).
+fault_tx_dropped() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/tx_dropped" 2>/dev/null || echo '?'; }
 
 # ---------------------------------------------------------------- logs and memory
 
