@@ -107,16 +107,7 @@ pub fn check_in_place<T>(
     check: impl FnOnce(&Path) -> T,
 ) -> Result<T, WriteError> {
     let temp = temp_name(&file.path);
-    let written = (|| {
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(file.mode)
-            .open(&temp)?;
-        out.write_all(&file.contents)?;
-        out.sync_all()
-    })();
-    let result = written.map(|()| check(&temp));
+    let result = write_temp(file, &temp).map(|()| check(&temp));
     let _ = fs::remove_file(&temp);
     result.map_err(|source| WriteError::Io {
         path: file.path.clone(),
@@ -131,13 +122,7 @@ fn write_one(file: &OutputFile, force: bool) -> Result<(), WriteError> {
     };
     let temp = temp_name(&file.path);
     let result = (|| {
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(file.mode)
-            .open(&temp)?;
-        out.write_all(&file.contents)?;
-        out.sync_all()?;
+        write_temp(file, &temp)?;
         if force {
             fs::rename(&temp, &file.path)
         } else {
@@ -152,6 +137,18 @@ fn write_one(file: &OutputFile, force: bool) -> Result<(), WriteError> {
         }),
         Err(e) => Err(io_error(e)),
     }
+}
+
+/// Writes `file`'s contents to the new file `temp`, created with `file`'s mode (never wider
+/// for a moment), and syncs it.
+fn write_temp(file: &OutputFile, temp: &Path) -> io::Result<()> {
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(file.mode)
+        .open(temp)?;
+    out.write_all(&file.contents)?;
+    out.sync_all()
 }
 
 /// `.NAME.tapclient-import-PID` beside `path`.

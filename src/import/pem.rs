@@ -40,36 +40,20 @@ pub enum PemError {
     Write(String),
 }
 
-/// Decodes standard base64 (RFC 4648, padding optional, whitespace ignored).
+/// Decodes standard base64 (RFC 4648, padding optional, whitespace ignored, canonical).
 pub fn base64_decode(text: &str) -> Option<Zeroizing<Vec<u8>>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(text.len() / 4 * 3));
-    let (mut acc, mut bits, mut padding) = (0u32, 0u32, 0usize);
-    for byte in text.bytes().filter(|b| !b.is_ascii_whitespace()) {
-        let value = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                padding += 1;
-                continue;
-            }
-            _ => return None,
-        };
-        if padding > 0 {
-            return None; // data after padding
-        }
-        acc = (acc << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
+    let compact = Zeroizing::new(
+        text.chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect::<String>(),
+    );
+    let data = compact.trim_end_matches('=');
+    if compact.len() - data.len() > 2 || data.is_empty() {
+        return None;
     }
-    // 6 leftover bits (one stray character) cannot be base64; more than 2 '=' neither.
-    (bits < 6 && padding <= 2 && !out.is_empty()).then_some(out)
+    <base64ct::Base64Unpadded as base64ct::Encoding>::decode_vec(data)
+        .ok()
+        .map(Zeroizing::new)
 }
 
 /// True for a PEM key that needs a passphrase (PKCS#8 `ENCRYPTED PRIVATE KEY`, or OpenSSL's

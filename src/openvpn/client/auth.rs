@@ -227,35 +227,13 @@ pub(super) fn auth_failed_reaction(
 /// Decodes a base64 (standard alphabet, padding optional) username; `None` if it is not base64
 /// of printable UTF-8 within [`MAX_USER_PASS_LEN`] bytes.
 fn decode_username(b64: &str) -> Option<Zeroizing<String>> {
-    let mut bytes = Zeroizing::new(Vec::with_capacity(b64.len() / 4 * 3 + 2));
-    let (mut acc, mut bits) = (0u32, 0u32);
     let data = b64.trim_end_matches('=');
     if b64.len() - data.len() > 2 {
         return None;
     }
-    for c in data.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            bytes.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // Leftover bits must be zero padding of the last byte (2 or 4 bits), never a whole sextet.
-    if bits >= 6 || acc != 0 {
-        return None;
-    }
-    let text = String::from_utf8(std::mem::take(&mut *bytes)).ok()?;
-    let text = Zeroizing::new(text);
+    let bytes =
+        Zeroizing::new(<base64ct::Base64Unpadded as base64ct::Encoding>::decode_vec(data).ok()?);
+    let text = Zeroizing::new(String::from_utf8(bytes.to_vec()).ok()?);
     let ok = !text.is_empty() && check("username", &text).is_ok();
     ok.then_some(text)
 }
