@@ -110,8 +110,12 @@ pub struct RunStats {
 
 /// How one connection attempt ended, for the retry policy.
 enum Attempt {
-    /// Connected, then the link was lost (or a reconnect was requested: `at_once`).
-    Lost { why: String, at_once: bool },
+    /// Connected, then the link was lost (or a reconnect was requested); wait `delay` (`None`:
+    /// not at all) before trying the same server again.
+    Lost {
+        why: String,
+        delay: Option<Duration>,
+    },
     /// No usable connection: unreachable, or refused during the OpenVPN handshake
     /// (`rejected`).
     Failed { why: String, rejected: bool },
@@ -159,6 +163,7 @@ pub async fn run<T: PacketDevice>(
                 let server = transport::peer_ip(&stream);
                 stats.reporter.connected(server, connects, reconnects);
                 let records_before = stats.link.records_in;
+                let (started, established_before) = (Instant::now(), stats.link.established);
                 let end = run_session(
                     config,
                     &remote,
@@ -198,7 +203,7 @@ pub async fn run<T: PacketDevice>(
                         backoff.reset();
                         Attempt::Lost {
                             why: format!("reconnecting to {remote} on request"),
-                            at_once: true,
+                            delay: None,
                         }
                     }
                     SessionEnd::Lost(loss) => {
@@ -208,9 +213,17 @@ pub async fn run<T: PacketDevice>(
                         if stats.link.established == 0 || rejected || onwards {
                             Attempt::Failed { why, rejected }
                         } else {
+                            // A tunnel that had been up a while (a reset, a restarted server)
+                            // is retried at once, with jitter only; a flapping one backs off.
+                            let was_up = stats.link.established > established_before;
+                            let delay = if was_up && started.elapsed() >= QUICK_RETRY_AFTER {
+                                backoff.jitter_only()
+                            } else {
+                                backoff.next_delay()
+                            };
                             Attempt::Lost {
                                 why,
-                                at_once: false,
+                                delay: Some(delay),
                             }
                         }
                     }
@@ -226,7 +239,7 @@ pub async fn run<T: PacketDevice>(
             },
         };
         let (why, delay) = match attempt {
-            Attempt::Lost { why, at_once } => (why, (!at_once).then(|| backoff.next_delay())),
+            Attempt::Lost { why, delay } => (why, delay),
             Attempt::Failed { why, rejected } => {
                 next = (index + 1) % config.remotes.len();
                 let round_over = next == 0;
@@ -420,6 +433,11 @@ async fn wait_disconnected<T: PacketDevice>(
     }
 }
 
+/// A tunnel up at least this long is reconnected without the backoff delay when lost.
+const QUICK_RETRY_AFTER: Duration = Duration::from_secs(2);
+/// The most a quick reconnect waits (jitter, so the clients of a restarted server spread out).
+const QUICK_RETRY_JITTER: Duration = Duration::from_millis(250);
+
 /// Exponential backoff with ±25 % jitter, so many clients of one restarted server do not
 /// come back in lock-step.
 #[derive(Debug)]
@@ -451,12 +469,21 @@ impl Backoff {
     fn next_delay(&mut self) -> Duration {
         let base = self.current;
         self.current = (self.current * 2).min(self.max);
-        // xorshift64: cheap, good enough for jitter.
+        let factor = 0.75 + self.random_thousandth() as f64 / 2000.0;
+        base.mul_f64(factor).min(self.max)
+    }
+
+    /// A short random wait (up to [`QUICK_RETRY_JITTER`]) instead of the backoff step.
+    fn jitter_only(&mut self) -> Duration {
+        QUICK_RETRY_JITTER.mul_f64(self.random_thousandth() as f64 / 1000.0)
+    }
+
+    /// 0..1000 from xorshift64: cheap, good enough for jitter.
+    fn random_thousandth(&mut self) -> u64 {
         self.seed ^= self.seed << 13;
         self.seed ^= self.seed >> 7;
         self.seed ^= self.seed << 17;
-        let factor = 0.75 + (self.seed % 1000) as f64 / 2000.0;
-        base.mul_f64(factor).min(self.max)
+        self.seed % 1000
     }
 }
 
@@ -482,5 +509,8 @@ mod tests {
         }
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(1250));
+        for _ in 0..100 {
+            assert!(b.jitter_only() <= QUICK_RETRY_JITTER);
+        }
     }
 }
