@@ -159,6 +159,30 @@ async fn a_reconnect_request_reloads_and_reconnects_at_once() {
 }
 
 #[tokio::test]
+async fn a_reconnect_request_cuts_the_backoff_wait_short() {
+    let dead = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let mut reconnect = fast_reconnect();
+    reconnect.initial_delay = std::time::Duration::from_secs(60);
+    reconnect.max_delay = std::time::Duration::from_secs(60);
+    reconnect.first_connect_attempts = 0;
+    let client = start_client(port, None, reconnect);
+    // The first attempt fails at once; the driver then waits 45-75 s unless asked.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    client.reconnect.notify_one();
+    let reloaded = async {
+        while client.reloads.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, reloaded)
+        .await
+        .expect("the request ended the wait");
+    stop(client).await;
+}
+
+#[tokio::test]
 async fn an_oversize_record_drops_the_connection_and_the_client_reconnects() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

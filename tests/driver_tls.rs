@@ -6,7 +6,9 @@ mod common;
 
 use std::path::Path;
 
-use common::client::{exchange, fast_reconnect, start_client, stop, CLIENT_MAC, WAIT};
+use common::client::{
+    exchange, fast_reconnect, local, start_client, start_client_to, stop, CLIENT_MAC, WAIT,
+};
 use common::lan_peer::{self, CLIENT_IP};
 use tapclient::config::{PasswordSource, TlsConfig};
 use tapclient::driver::{DriverError, TlsSetup};
@@ -112,4 +114,37 @@ async fn a_server_that_rejects_our_certificate_stops_the_client_without_retrying
         other => panic!("expected an authentication failure, got {other:?}"),
     }
     assert_eq!(server.await.unwrap(), 1, "no retry after a rejection");
+}
+
+#[tokio::test]
+async fn a_server_failing_tls_is_followed_by_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    // The first server's certificate is from a CA we do not trust.
+    let other_dir = tempfile::tempdir().unwrap();
+    let foreign = acceptor(&generate(other_dir.path(), &Options::default()).unwrap());
+    let good = acceptor(&pki);
+    let first = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ports = [
+        first.local_addr().unwrap().port(),
+        second.local_addr().unwrap().port(),
+    ];
+    tokio::spawn(async move {
+        let (tcp, _) = first.accept().await.unwrap();
+        let _ = foreign.accept(tcp).await;
+    });
+    let server = tokio::spawn(async move {
+        let (tcp, _) = second.accept().await.unwrap();
+        let tls = good.accept(tcp).await.expect("client certificate accepted");
+        lan_peer::serve(tls, 1).await.unwrap()
+    });
+    let mut reconnect = fast_reconnect();
+    reconnect.first_connect_attempts = 1;
+    let tls = client_tls(&pki, &pki.client_p12);
+    let mut client = start_client_to(ports.map(local).to_vec(), Some(tls), reconnect);
+    exchange(&mut client, &lan_peer::udp_packet(b"via the second server")).await;
+    let seen = tokio::time::timeout(WAIT, server).await.unwrap().unwrap();
+    assert_eq!(seen.reflected, 1);
+    stop(client).await;
 }

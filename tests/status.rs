@@ -394,3 +394,25 @@ async fn tapclient_status_prints_text_or_json_and_exits_1_when_nothing_runs() {
     let report: Report = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((report.state, report.connects), (State::Up, 3));
 }
+
+#[test]
+fn a_socket_of_another_user_is_not_trusted() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        let required = std::env::var_os("TAPCLIENT_REQUIRE_ROOT_TESTS").is_some_and(|v| v == "1");
+        assert!(
+            !required,
+            "TAPCLIENT_REQUIRE_ROOT_TESTS=1 but not running as root"
+        );
+        eprintln!("note: not root, cannot give a socket to another user; test not run");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("office.sock");
+    let _listener = StdListener::bind(&path).unwrap();
+    std::os::unix::fs::lchown(&path, Some(65534), Some(65534)).unwrap();
+    match query(&path) {
+        Err(QueryError::ForeignOwner { owner, .. }) => assert_eq!(owner, 65534),
+        other => panic!("expected ForeignOwner, got {other:?}"),
+    }
+}

@@ -245,6 +245,7 @@ impl Endpoint<'_> {
         match self.link {
             Link::Simpletun => {
                 self.io.counters.established += 1;
+                self.io.counters.last_up = Some(now);
                 self.with_sink(now, out, |bridge, sink| bridge.link_up(now, sink));
                 self.reporter.up(None);
                 Ok(())
@@ -437,6 +438,7 @@ impl Endpoint<'_> {
         match event {
             Event::Established(pushed) => {
                 self.io.counters.established += 1;
+                self.io.counters.last_up = Some(now);
                 let config = self
                     .configure
                     .pushed(&pushed, self.server)

@@ -124,10 +124,11 @@ enum Attempt {
 /// Runs the tunnel until `controls.shutdown` is cancelled (→ `Ok`) or a failure retrying
 /// cannot fix.
 ///
-/// Servers are tried in order: a server that cannot be reached is followed at once by the next;
-/// after the whole list failed, the backoff delay. A server that was connected and then lost is
-/// tried again first (after the delay). Until the tunnel was up once, `first_connect_attempts`
-/// rounds over the list are made before giving up.
+/// Servers are tried in order: a server that cannot be reached (or whose TLS fails) is followed
+/// at once by the next; after the whole list failed, the backoff delay. A server that was
+/// connected and then lost is tried again first: at once if the tunnel had been up a while
+/// (see [`Retry`]), else after the delay. Until the tunnel was up once,
+/// `first_connect_attempts` rounds over the list are made before giving up.
 pub async fn run<T: PacketDevice>(
     config: &mut DriverConfig,
     tun: &mut T,
@@ -138,7 +139,7 @@ pub async fn run<T: PacketDevice>(
 ) -> Result<(), DriverError> {
     let mut buffers = Buffers::new(config.mtu);
     let mut scratch = Vec::with_capacity(2048);
-    let mut backoff = Backoff::new(&config.reconnect);
+    let mut retry = Retry::new(&config.reconnect);
     let mut next = 0usize;
     let mut failed_rounds = 0u32;
     let mut auth_token = None;
@@ -150,8 +151,13 @@ pub async fn run<T: PacketDevice>(
         let connecting = transport::connect(&remote, config.tls.as_ref(), config.connect_timeout);
         let result = tokio::select! {
             () = controls.shutdown.cancelled() => return Ok(()),
+            () = controls.reconnect.notified() => {
+                reload(config, controls.reload, &mut auth_token, &mut retry);
+                continue;
+            }
             result = connecting => result,
         };
+        let last_of_round = index + 1 == count;
         let attempt = match result {
             Ok(stream) => {
                 if stats.connects > 0 {
@@ -162,11 +168,9 @@ pub async fn run<T: PacketDevice>(
                 let (connects, reconnects) = (stats.connects, stats.reconnects);
                 let server = transport::peer_ip(&stream);
                 stats.reporter.connected(server, connects, reconnects);
-                let records_before = stats.link.records_in;
-                let (started, established_before) = (Instant::now(), stats.link.established);
+                let established_before = stats.link.established;
                 let end = run_session(
                     config,
-                    &remote,
                     stream,
                     SessionParts {
                         tun: &mut *tun,
@@ -185,22 +189,14 @@ pub async fn run<T: PacketDevice>(
                 if let Some(bridge) = bridge.as_mut() {
                     bridge.link_down();
                 }
-                // A server that answered starts the backoff afresh.
-                if stats.link.records_in > records_before {
-                    backoff.reset();
-                }
+                let up_for = (stats.link.established > established_before)
+                    .then_some(stats.link.last_up)
+                    .flatten()
+                    .map(|at| at.elapsed());
                 match end {
                     SessionEnd::Shutdown => return Ok(()),
                     SessionEnd::Reconnect => {
-                        // Fresh credentials are meant to be used, not a token of the old ones.
-                        auth_token = None;
-                        match controls.reload.reload(config) {
-                            Ok(()) => tracing::info!("SIGHUP: credentials re-read; reconnecting"),
-                            Err(e) => tracing::error!(
-                                "SIGHUP: cannot re-read the credentials, keeping the old ones: {e}"
-                            ),
-                        }
-                        backoff.reset();
+                        reload(config, controls.reload, &mut auth_token, &mut retry);
                         Attempt::Lost {
                             why: format!("reconnecting to {remote} on request"),
                             delay: None,
@@ -210,29 +206,40 @@ pub async fn run<T: PacketDevice>(
                         let rejected = matches!(loss, LinkLoss::Handshake(_));
                         let onwards = matches!(loss, LinkLoss::NextServer(_));
                         let why = format!("link to {remote} lost: {loss}");
-                        if stats.link.established == 0 || rejected || onwards {
-                            Attempt::Failed { why, rejected }
-                        } else {
-                            // A tunnel that had been up a while (a reset, a restarted server)
-                            // is retried at once, with jitter only; a flapping one backs off.
-                            let was_up = stats.link.established > established_before;
-                            let delay = if was_up && started.elapsed() >= QUICK_RETRY_AFTER {
-                                backoff.jitter_only()
-                            } else {
-                                backoff.next_delay()
-                            };
-                            Attempt::Lost {
+                        match up_for {
+                            Some(up_for) if !rejected && !onwards => Attempt::Lost {
                                 why,
-                                delay: Some(delay),
-                            }
+                                delay: Some(retry.after_loss(up_for)),
+                            },
+                            _ => Attempt::Failed { why, rejected },
                         }
                     }
-                    SessionEnd::Fatal { .. } | SessionEnd::System(_) => {
-                        unreachable!("run_session turns these into errors")
+                    SessionEnd::Fatal {
+                        authentication,
+                        reason,
+                        tls,
+                    } => {
+                        // A TLS failure belongs to this server: the others may be fine.
+                        let server_specific = tls.is_some();
+                        let err = fatal(config, &remote, authentication, reason, tls);
+                        if !server_specific || last_of_round {
+                            return Err(err);
+                        }
+                        Attempt::Failed {
+                            why: err.to_string(),
+                            rejected: true,
+                        }
                     }
+                    SessionEnd::System(why) => return Err(DriverError::System(why)),
                 }
             }
-            Err(ConnectError::Authentication(why)) => return Err(DriverError::Authentication(why)),
+            Err(ConnectError::Authentication(why)) if last_of_round => {
+                return Err(DriverError::Authentication(why))
+            }
+            Err(ConnectError::Authentication(why)) => Attempt::Failed {
+                why,
+                rejected: true,
+            },
             Err(ConnectError::Transient(why)) => Attempt::Failed {
                 why,
                 rejected: false,
@@ -241,7 +248,7 @@ pub async fn run<T: PacketDevice>(
         let (why, delay) = match attempt {
             Attempt::Lost { why, delay } => (why, delay),
             Attempt::Failed { why, rejected } => {
-                next = (index + 1) % config.remotes.len();
+                next = (index + 1) % count;
                 let round_over = next == 0;
                 if round_over && stats.link.established == 0 {
                     failed_rounds += 1;
@@ -250,7 +257,7 @@ pub async fn run<T: PacketDevice>(
                         return Err(give_up(config, failed_rounds, why, rejected));
                     }
                 }
-                (why, round_over.then(|| backoff.next_delay()))
+                (why, round_over.then(|| retry.backoff.next_delay()))
             }
         };
         let link = &stats.link;
@@ -258,15 +265,37 @@ pub async fn run<T: PacketDevice>(
             .reporter
             .reconnecting(&why, delay, link, bridge.as_ref());
         if let Some(delay) = delay {
-            let waited =
-                wait_disconnected(delay, tun, &mut buffers, &mut stats.link, controls.shutdown);
-            if waited.await {
-                return Ok(());
+            let (shutdown, reconnect) = (controls.shutdown, controls.reconnect);
+            let link = &mut stats.link;
+            match wait_disconnected(delay, tun, &mut buffers, link, shutdown, reconnect).await {
+                Waited::Shutdown => return Ok(()),
+                Waited::Reconnect => {
+                    reload(config, controls.reload, &mut auth_token, &mut retry);
+                }
+                Waited::Elapsed => {}
             }
-        } else if config.remotes.len() > 1 && next != index {
+        } else if count > 1 && next != index {
             tracing::info!("trying the next server");
         }
     }
+}
+
+/// SIGHUP: fresh credentials (the old ones stay if the files are now unusable), no token of
+/// the old ones, and no backoff wait before the next attempt.
+fn reload(
+    config: &mut DriverConfig,
+    reload: &mut (dyn Reload + Send),
+    auth_token: &mut Option<TokenLogin>,
+    retry: &mut Retry,
+) {
+    match reload.reload(config) {
+        Ok(()) => tracing::info!("SIGHUP: credentials re-read; reconnecting"),
+        Err(e) => {
+            tracing::error!("SIGHUP: cannot re-read the credentials, keeping the old ones: {e}")
+        }
+    }
+    *auth_token = None;
+    retry.backoff.reset();
 }
 
 /// What a session borrows from the driver loop.
@@ -282,10 +311,9 @@ struct SessionParts<'a, T> {
     auth_token: &'a mut Option<TokenLogin>,
 }
 
-/// Runs one connection to its end; the ends that stop the driver become errors.
+/// Runs one connection to its end.
 async fn run_session<T: PacketDevice>(
     config: &DriverConfig,
-    remote: &Remote,
     stream: transport::Stream,
     parts: SessionParts<'_, T>,
     shutdown: &CancellationToken,
@@ -335,15 +363,7 @@ async fn run_session<T: PacketDevice>(
         // `None` after AUTH_FAILED: the engine forgot a rejected token.
         *parts.auth_token = client.auth_token();
     }
-    match end {
-        SessionEnd::Fatal {
-            authentication,
-            reason,
-            tls,
-        } => Err(fatal(config, remote, authentication, reason, tls)),
-        SessionEnd::System(why) => Err(DriverError::System(why)),
-        other => Ok(other),
-    }
+    Ok(end)
 }
 
 /// The error after `rounds` failed rounds over the servers before the tunnel was ever up.
@@ -409,21 +429,31 @@ fn log_connected(config: &DriverConfig, remote: &Remote, stream: &transport::Str
     }
 }
 
+/// How a wait between connections ended.
+enum Waited {
+    Elapsed,
+    Shutdown,
+    /// SIGHUP: reconnect now.
+    Reconnect,
+}
+
 /// Sleeps `delay` while reading and discarding (counting) what the TUN sends, so stale packets
-/// do not burst out on reconnect. Returns true when shutdown was requested.
+/// do not burst out on reconnect.
 async fn wait_disconnected<T: PacketDevice>(
     delay: Duration,
     tun: &mut T,
     buffers: &mut Buffers,
     counters: &mut LinkCounters,
     shutdown: &CancellationToken,
-) -> bool {
+    reconnect: &tokio::sync::Notify,
+) -> Waited {
     let until = tokio::time::Instant::now() + delay;
     let packet = buffers.packet_buf();
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return true,
-            () = tokio::time::sleep_until(until) => return false,
+            () = shutdown.cancelled() => return Waited::Shutdown,
+            () = reconnect.notified() => return Waited::Reconnect,
+            () = tokio::time::sleep_until(until) => return Waited::Elapsed,
             got = tun.recv(packet) => {
                 if got.is_ok() {
                     counters.dropped_link_down += 1;
@@ -433,8 +463,49 @@ async fn wait_disconnected<T: PacketDevice>(
     }
 }
 
+/// When to reconnect after losing a tunnel that was up.
+///
+/// A tunnel that had been up at least [`QUICK_RETRY_AFTER`] (a reset by a middlebox, a
+/// restarted server) is retried at once, with jitter only — but at most once per
+/// [`QUICK_RETRY_EVERY`], so a server that keeps dropping us gets the backoff. The backoff
+/// starts afresh only after a tunnel stayed up [`STABLE_AFTER`]: a server that accepts and then
+/// rejects or kicks us never resets it.
+struct Retry {
+    backoff: Backoff,
+    last_quick: Option<Instant>,
+}
+
+impl Retry {
+    fn new(config: &ReconnectConfig) -> Retry {
+        Retry {
+            backoff: Backoff::new(config),
+            last_quick: None,
+        }
+    }
+
+    /// The delay before retrying the server of a tunnel that was up for `up_for`.
+    fn after_loss(&mut self, up_for: Duration) -> Duration {
+        if up_for >= STABLE_AFTER {
+            self.backoff.reset();
+        }
+        let quick_allowed = self
+            .last_quick
+            .map_or(true, |at| at.elapsed() >= QUICK_RETRY_EVERY);
+        if up_for >= QUICK_RETRY_AFTER && quick_allowed {
+            self.last_quick = Some(Instant::now());
+            self.backoff.jitter_only()
+        } else {
+            self.backoff.next_delay()
+        }
+    }
+}
+
 /// A tunnel up at least this long is reconnected without the backoff delay when lost.
 const QUICK_RETRY_AFTER: Duration = Duration::from_secs(2);
+/// At most one quick reconnect per this long.
+const QUICK_RETRY_EVERY: Duration = Duration::from_secs(60);
+/// A tunnel up this long was working: its loss starts the backoff afresh.
+const STABLE_AFTER: Duration = Duration::from_secs(60);
 /// The most a quick reconnect waits (jitter, so the clients of a restarted server spread out).
 const QUICK_RETRY_JITTER: Duration = Duration::from_millis(250);
 
@@ -490,6 +561,34 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_working_tunnel_is_retried_at_once_but_a_flapping_one_backs_off() {
+        let config = ReconnectConfig {
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+            first_connect_attempts: 0,
+        };
+        let mut retry = Retry::new(&config);
+        let quick = |d: Duration| d <= QUICK_RETRY_JITTER;
+        // Up for a while, then lost: at once.
+        assert!(quick(retry.after_loss(Duration::from_secs(5))));
+        // Kicked again soon after: the backoff, growing (no reset: never stable).
+        let delays: Vec<Duration> = (0..4)
+            .map(|_| retry.after_loss(Duration::from_secs(5)))
+            .collect();
+        assert!(delays.iter().all(|&d| !quick(d)), "{delays:?}");
+        assert!(delays[3] > delays[0] * 4, "{delays:?}");
+        // Up only a moment: never quick.
+        let mut fresh = Retry::new(&config);
+        assert!(!quick(fresh.after_loss(Duration::from_millis(500))));
+        // A stable tunnel starts the backoff afresh.
+        for _ in 0..5 {
+            retry.backoff.next_delay();
+        }
+        retry.after_loss(STABLE_AFTER);
+        assert!(retry.backoff.next_delay() <= Duration::from_millis(2500));
+    }
 
     #[test]
     fn backoff_doubles_to_the_ceiling_with_bounded_jitter() {

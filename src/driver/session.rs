@@ -86,6 +86,8 @@ pub struct LinkCounters {
     pub frames_refused: u64,
     /// Times the link came up (simpletun: connected; OpenVPN: tunnel established).
     pub established: u64,
+    /// When the link last came up.
+    pub last_up: Option<Instant>,
     /// TUN packets discarded while no connection (or no established tunnel) was up.
     pub dropped_link_down: u64,
     /// Packets from the server dropped by the link (failed authentication, replay, malformed).
@@ -185,6 +187,14 @@ async fn pump<T: PacketDevice, S: AsyncRead + AsyncWrite>(
     }
     let mut publish = crate::status::Throttle::new(Instant::now());
     loop {
+        // Timers first when due: under a sustained download the socket is always readable, and
+        // `biased` would otherwise starve them (rekeying, retransmits, hand-window).
+        let now = Instant::now();
+        if endpoint.poll_timeout().is_some_and(|at| at <= now) {
+            if let Err(end) = endpoint.handle_timeout(now, wbuf) {
+                return end;
+            }
+        }
         let deadline = endpoint.poll_timeout().map(tokio::time::Instant::from_std);
         let publish_at = publish.deadline().map(tokio::time::Instant::from_std);
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {

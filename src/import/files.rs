@@ -121,14 +121,18 @@ fn write_one(file: &OutputFile, force: bool) -> Result<(), WriteError> {
         source,
     };
     let temp = temp_name(&file.path);
-    let result = (|| {
-        write_temp(file, &temp)?;
-        if force {
-            fs::rename(&temp, &file.path)
-        } else {
-            fs::hard_link(&temp, &file.path)
+    // A leftover temp file of an earlier run is an I/O problem, not "the output exists".
+    write_temp(file, &temp).map_err(|e| {
+        if e.kind() != io::ErrorKind::AlreadyExists {
+            let _ = fs::remove_file(&temp);
         }
-    })();
+        io_error(e)
+    })?;
+    let result = if force {
+        fs::rename(&temp, &file.path)
+    } else {
+        fs::hard_link(&temp, &file.path)
+    };
     let _ = fs::remove_file(&temp);
     match result {
         Ok(()) => Ok(()),

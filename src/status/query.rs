@@ -27,6 +27,12 @@ pub enum QueryError {
     PermissionDenied(PathBuf),
     #[error("cannot read the status from {}: {source}", socket.display())]
     Io { socket: PathBuf, source: io::Error },
+    #[error(
+        "the status socket {} belongs to uid {owner}, neither root nor you: not trusting what it \
+         says (is another user's program using this path?)",
+        socket.display()
+    )]
+    ForeignOwner { socket: PathBuf, owner: u32 },
     #[error("the status from {} is not a tapclient report: {source}", socket.display())]
     Malformed {
         socket: PathBuf,
@@ -53,6 +59,19 @@ pub fn query(
         socket: socket.to_path_buf(),
         why,
     };
+    // Only a socket bound by root or by us speaks for tapclient (a custom path in a shared
+    // folder could be taken by anyone first).
+    if let Ok(meta) = std::fs::symlink_metadata(socket) {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != 0 && meta.uid() != me {
+            return Err(QueryError::ForeignOwner {
+                socket: socket.to_path_buf(),
+                owner: meta.uid(),
+            });
+        }
+    }
     let mut stream = match UnixStream::connect(socket) {
         Ok(stream) => stream,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_running("no socket")),

@@ -149,7 +149,16 @@ impl Login {
             }
             decoded
         });
-        match (&pushed.auth_token, &mut self.token) {
+        // A token we could not send (too long, control characters) would fail every later
+        // key exchange: keep logging in with the configured password instead.
+        let token = pushed.auth_token.as_ref().filter(|token| {
+            let usable = check("auth-token", token.expose()).is_ok();
+            if !usable {
+                tracing::warn!("ignoring a pushed auth-token tapclient cannot send back");
+            }
+            usable
+        });
+        match (token, &mut self.token) {
             (Some(token), _) => {
                 let username = pushed_user.or_else(|| self.token.take()?.username);
                 self.token = Some(TokenLogin {
@@ -316,6 +325,16 @@ mod tests {
         assert_eq!(login.credentials(Some(&up)), ("alice", "T"));
         login.absorb(&pushed(&["auth-token-user not*base64"]));
         assert_eq!(login.credentials(Some(&up)), ("alice", "T"));
+    }
+
+    #[test]
+    fn an_unsendable_auth_token_is_ignored() {
+        let up = UserPass::new("alice".to_owned(), "pw".to_owned()).unwrap();
+        let mut login = Login::default();
+        let long = format!("auth-token {}", "t".repeat(MAX_USER_PASS_LEN + 1));
+        assert!(!login.absorb(&pushed(&[long.as_str()])));
+        assert_eq!(login.credentials(Some(&up)), ("alice", "pw"));
+        assert!(login.token().is_none());
     }
 
     #[test]

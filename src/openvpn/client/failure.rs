@@ -40,6 +40,11 @@ impl Client {
 
     pub(super) fn fail_key_state(&mut self, e: KeyStateError) {
         match &e {
+            // A renegotiation that fails on an established tunnel: reconnect, like a stock
+            // client's soft restart; a new connection checks the server afresh.
+            KeyStateError::Tls(tls) if self.data.is_some() => {
+                self.restart(&format!("TLS failed during a renegotiation: {tls}"))
+            }
             KeyStateError::Tls(tls) => {
                 let authentication = matches!(
                     tls,
