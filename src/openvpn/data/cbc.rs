@@ -9,7 +9,9 @@
 //! the ciphertext (short form: TLS mode never uses the long form with a time). Receiving checks,
 //! in this order: whole blocks, the HMAC (constant-time comparison), then decrypts in place and
 //! strips the padding, so nothing about the plaintext is looked at before it is authenticated.
-//! Sending takes a fresh IV for every packet from the operating system's CSPRNG.
+//! Sending takes a fresh, unpredictable IV for every packet without a system call: AES-128 in
+//! counter mode under a random key from the operating system's CSPRNG, drawn once per data key
+//! ([`IvSource`]; NIST SP 800-38A, appendix C).
 //!
 //! The HMAC is RustCrypto's (`hmac` with `sha1`/`sha2`, `verify_slice` compares in constant
 //! time), keyed once and cloned per packet (no allocation): `ring`'s HMAC-SHA1 has no SHA-NI
@@ -55,7 +57,42 @@ pub struct CbcKey {
     hmac: HmacKey,
     auth: AuthDigest,
     hmac_len: usize,
-    rng: SystemRandom,
+    /// `None` if the system RNG failed when the key was made: sealing then fails (counted).
+    ivs: Option<IvSource>,
+}
+
+/// Unpredictable CBC IVs: `AES-128(K, nonce || counter)` with `K` and `nonce` from the system
+/// CSPRNG. Predicting the next IV means breaking AES; the 64-bit counter never wraps in
+/// practice (one data key lives far fewer packets: the packet-id forces a rekey at 2^32).
+struct IvSource {
+    aes: Box<Aes128>,
+    nonce: [u8; 8],
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl IvSource {
+    fn new() -> Option<IvSource> {
+        let mut seed = zeroize::Zeroizing::new([0u8; 24]);
+        SystemRandom::new().fill(&mut seed[..]).ok()?;
+        let mut nonce = [0; 8];
+        nonce.copy_from_slice(&seed[16..]);
+        Some(IvSource {
+            aes: Box::new(Aes128::new(GenericArray::from_slice(&seed[..16]))),
+            nonce,
+            counter: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    fn next(&self) -> [u8; IV_LEN] {
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut block = Block::default();
+        block[..8].copy_from_slice(&self.nonce);
+        block[8..].copy_from_slice(&n.to_be_bytes());
+        self.aes.encrypt_block(&mut block);
+        block.into()
+    }
 }
 
 impl CbcKey {
@@ -86,7 +123,7 @@ impl CbcKey {
             hmac: HmacKey::new(auth, &secret.hmac[..hmac_len]),
             auth,
             hmac_len,
-            rng: SystemRandom::new(),
+            ivs: IvSource::new(),
         }
     }
 
@@ -120,8 +157,7 @@ impl CbcKey {
         hdr_len: usize,
         payload_len: usize,
     ) -> Result<(), CryptoFailure> {
-        let mut iv = [0; IV_LEN];
-        self.rng.fill(&mut iv).map_err(|_| CryptoFailure::Random)?;
+        let iv = self.ivs.as_ref().ok_or(CryptoFailure::Random)?.next();
         self.seal_with_iv(packet, hdr_len, payload_len, &iv)
     }
 

@@ -188,12 +188,19 @@ fn every_length_digest_and_key_size_round_trips() {
 #[test]
 fn ivs_are_fresh_for_every_packet() {
     let halves = halves("", "");
-    let key = key(true, AuthDigest::Sha256, &halves);
-    let a = sealed(&key, b"same payload");
-    let b = sealed(&key, b"same payload");
+    let first = key(true, AuthDigest::Sha256, &halves);
+    let a = sealed(&first, b"same payload");
+    let b = sealed(&first, b"same payload");
     let iv = 4 + 32..4 + 32 + IV_LEN;
-    assert_ne!(a[iv.clone()], b[iv]);
+    assert_ne!(a[iv.clone()], b[iv.clone()]);
     assert_ne!(a, b);
+    // Many IVs, all distinct, and another key with the same secret has another sequence.
+    let ivs: std::collections::HashSet<Vec<u8>> = (0..1000)
+        .map(|_| sealed(&first, b"x")[iv.clone()].to_vec())
+        .collect();
+    assert_eq!(ivs.len(), 1000);
+    let other = key(true, AuthDigest::Sha256, &halves);
+    assert!(!ivs.contains(&sealed(&other, b"x")[iv].to_vec()));
 }
 
 #[test]
