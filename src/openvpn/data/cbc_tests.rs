@@ -200,7 +200,7 @@ fn ivs_are_fresh_for_every_packet() {
         .collect();
     assert_eq!(ivs.len(), 1000);
     let other = key(true, AuthDigest::Sha256, &halves);
-    assert!(!ivs.contains(&sealed(&other, b"x")[iv].to_vec()));
+    assert!(!ivs.contains(&sealed(&other, b"x")[iv]));
 }
 
 #[test]
