@@ -52,20 +52,9 @@ faults_server_conf() {
 # listening (as ovpn_start_server, with the fault template). Sets FAULT_SERVER_PID and
 # FAULT_SERVER_LOG. 1 with the reason on stderr.
 faults_start_server() {
-    local dir=$1 name=$2
-    shift 2
-    faults_server_conf "$dir" "$name" "$@" || return 1
-    FAULT_SERVER_LOG=$dir/$name.log
-    lab_start "$SRV_NS" "$dir/$name-stdout.log" "$OPENVPN" --config "$dir/$name.conf"
-    FAULT_SERVER_PID=$LAB_PID
-    if ! ovpn_wait_log "$FAULT_SERVER_PID" "$FAULT_SERVER_LOG" 'Initialization Sequence Completed' 20; then
-        echo "openvpn server ($name) did not complete its initialisation within 20 s$(lab_alive "$FAULT_SERVER_PID" || echo ' (it exited)'): $(tail -n 3 "$FAULT_SERVER_LOG" "$dir/$name-stdout.log" 2>/dev/null | tr '\n' ' ')" >&2
-        return 1
-    fi
-    if ! lab_wait_until 10 lab_listening "$SRV_NS" "$OVPN_PORT"; then
-        echo "openvpn server ($name): nothing listening on $SRV_UNDERLAY:$OVPN_PORT within 10 s" >&2
-        return 1
-    fi
+    OVPN_CONF_RENDER=faults_server_conf ovpn_start_server "$@" || return 1
+    FAULT_SERVER_PID=$OVPN_SERVER_PID
+    FAULT_SERVER_LOG=$OVPN_SERVER_LOG
 }
 
 # faults_stock_client DIR NAME AUTH_FILE [VARIANT...] — the stock client with

@@ -173,10 +173,11 @@ ovpn_wait_log() {
 # ovpn_start_server DIR NAME [VARIANT...] — render DIR/NAME.conf and run openvpn in the server
 # namespace (stdout/stderr before the log opens: DIR/NAME-stdout.log). Waits until it listens
 # and logs "Initialization Sequence Completed". Sets OVPN_SERVER_PID, OVPN_SERVER_LOG.
+# OVPN_CONF_RENDER names the function that writes the config (default ovpn_server_conf).
 ovpn_start_server() {
     local dir=$1 name=$2
     shift 2
-    ovpn_server_conf "$dir" "$name" "$@" || return 1
+    "${OVPN_CONF_RENDER:-ovpn_server_conf}" "$dir" "$name" "$@" || return 1
     OVPN_SERVER_LOG=$dir/$name.log
     lab_start "$SRV_NS" "$dir/$name-stdout.log" "$OPENVPN" --config "$dir/$name.conf"
     OVPN_SERVER_PID=$LAB_PID
