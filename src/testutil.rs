@@ -54,3 +54,14 @@ impl Rng {
         input
     }
 }
+
+/// A rustls client config that trusts nothing, for engine tests that never complete a handshake.
+pub fn tls_client_without_roots() -> std::sync::Arc<rustls::ClientConfig> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    std::sync::Arc::new(config)
+}

@@ -24,7 +24,7 @@ mod renegotiation;
 use std::time::Duration;
 
 use ovpn_net::{fixture, server_config, Fault, Faults, Net, HAND_WINDOW, SECOND};
-use ovpn_server::{PushMode, ServerConfig, ServerStage, ServerWrap, EKM_PUSH, PRF_PUSH};
+use ovpn_server::{PushMode, ServerConfig, ServerWrap, EKM_PUSH, PRF_PUSH};
 use tapclient::openvpn::client::{Event, PacketError};
 use tapclient::openvpn::data::{DataCipher, DataError, OccKind, TRANSITION_WINDOW};
 use tapclient::openvpn::push::RouteGateway;
@@ -489,13 +489,7 @@ fn key_ids_wrap_from_7_to_1_and_the_lame_duck_expires() {
 
 #[test]
 fn auth_failed_is_fatal_and_push_requests_repeat_until_then() {
-    let mut cfg = server_config();
-    cfg.push_mode = PushMode::Manual;
-    let mut net = Net::new(cfg);
-    let active = net.run_until(HAND_WINDOW, |n| {
-        n.server.stage() == Some(ServerStage::Active)
-    });
-    assert!(active);
+    let mut net = Net::awaiting_push();
     net.run_for(12 * SECOND);
     assert_eq!(net.server.messages, ["PUSH_REQUEST"; 3], "every 5 s");
     net.server.send_control_message("AUTH_FAILED");
@@ -627,13 +621,7 @@ fn control_packets_from_another_session_are_dropped() {
 
 #[test]
 fn data_before_keys_is_dropped_quietly() {
-    let mut cfg = server_config();
-    cfg.push_mode = PushMode::Manual;
-    let mut net = Net::new(cfg);
-    let active = net.run_until(HAND_WINDOW, |n| {
-        n.server.stage() == Some(ServerStage::Active)
-    });
-    assert!(active);
+    let mut net = Net::awaiting_push();
     net.send_from_server(b"broadcast before the push");
     net.run_for(SECOND);
     let last = net.client_drops.last();

@@ -217,14 +217,9 @@ mod tests {
         );
         let config = crate::config::parse(&text, Path::new("/etc/tapclient/t.toml")).unwrap();
         let openvpn = config.openvpn.clone().unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
+        let tls = crate::testutil::tls_client_without_roots();
         let cache = crate::credentials::PromptCache::default();
-        settings(&config, &openvpn, Arc::new(tls), &cache)
+        settings(&config, &openvpn, tls, &cache)
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tapclient::openvpn::occ::{KeyDirection, OccOptions, PeerInfo, Platform};
 use tapclient::openvpn::wire::{ControlRepr, Opcode};
 use tapclient::openvpn::wrap::{AuthDigest, Wrapper};
 
-use super::ovpn_server::{Server, ServerConfig, ServerWrap};
+use super::ovpn_server::{PushMode, Server, ServerConfig, ServerStage, ServerWrap};
 
 /// The client's wall clock for the replay time field.
 pub const UNIX_NOW: u32 = 1_700_000_100;
@@ -498,6 +498,19 @@ impl Net {
     /// Lets `d` of simulated time pass.
     pub fn run_for(&mut self, d: Duration) {
         self.run_until(d, |_| false);
+    }
+
+    /// A connection whose server holds its push back until the test sends one, run until the
+    /// server's key state is active (TLS and key exchange done).
+    pub fn awaiting_push() -> Net {
+        let mut cfg = server_config();
+        cfg.push_mode = PushMode::Manual;
+        let mut net = Net::new(cfg);
+        let active = net.run_until(HAND_WINDOW, |n| {
+            n.server.stage() == Some(ServerStage::Active)
+        });
+        assert!(active, "the server's key state never became active");
+        net
     }
 
     /// Runs the handshake to `Event::Established` (within the hand-window) and returns when.

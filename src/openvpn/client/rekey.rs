@@ -153,14 +153,9 @@ mod tests {
 
     /// A client whose first key is installed by hand (no server needed), at `now`.
     fn established(reneg_interval: Option<Duration>, now: Instant) -> Client {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
+        let tls = crate::testutil::tls_client_without_roots();
         let settings = Settings {
-            tls: Arc::new(tls),
+            tls,
             server_name: crate::tls::server_name("192.0.2.1"),
             wrap_keys: WrapKeys::None,
             options: "V4".into(),
